@@ -1,0 +1,185 @@
+"""The only code that authenticates to GitHub: the app JWT, installation tokens, clients.
+
+Installation tokens are shared by every process through the shared state until shortly
+before they expire. Clients do not sleep on rate limits: they raise `TransientError`
+with GitHub's retry-after, and Celery tasks defer themselves with a countdown.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import jwt
+from githubkit import GitHub
+from githubkit.exception import (
+    GitHubException,
+    RateLimitExceeded,
+    RequestError,
+    RequestFailed,
+    RequestTimeout,
+)
+from githubkit.retry import RetryOption
+
+from app import metrics
+from app.config import Settings
+from app.errors import ConfigError, GoneError, TransientError
+from app.state import SharedState
+
+# Refresh an installation token this long before GitHub's expiry (tokens live 1 hour).
+TOKEN_REFRESH_MARGIN = 300
+TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+
+
+def _quick_retry(exc: GitHubException, retry_count: int) -> RetryOption:
+    """Retry a 5xx or a dropped connection twice, briefly; longer waits are the task's job."""
+    transient = isinstance(exc, RequestError | RequestTimeout) or (
+        isinstance(exc, RequestFailed) and exc.response.status_code >= 500
+    )
+    if transient and not isinstance(exc, RateLimitExceeded) and retry_count < 2:
+        return RetryOption(True, timedelta(seconds=0.2 * (2**retry_count) + random.random() * 0.1))  # noqa: S311
+    return RetryOption(False)
+
+
+def _count_request(response: httpx.Response) -> None:
+    metrics.record_github_response(response)
+
+
+class GitHubApp:
+    """Authenticates as the app and as its installations; builds githubkit clients."""
+
+    def __init__(self, settings: Settings, state: SharedState) -> None:
+        if settings.app_id is None or not settings.private_key:
+            raise ConfigError("APP_ID and PRIVATE_KEY are required to talk to GitHub")
+        self.settings = settings
+        self.state = state
+        self.base_url = settings.github_api_url
+
+    def app_jwt(self) -> str:
+        """A 9-minute app JWT (GitHub allows 10), backdated 60 s against clock drift."""
+        now = int(time.time())
+        payload = {"iat": now - 60, "exp": now + 540, "iss": str(self.settings.app_id)}
+        return jwt.encode(payload, self.settings.private_key, algorithm="RS256")
+
+    def _client(self, token: str) -> GitHub:
+        return GitHub(
+            token,
+            base_url=self.base_url,
+            timeout=TIMEOUT,
+            http_cache=False,
+            auto_retry=_quick_retry,
+            user_agent="foureyes",
+            event_hooks={"response": [_count_request]},
+        )
+
+    def as_app(self) -> GitHub:
+        return self._client(self.app_jwt())
+
+    def installation_token(self, installation_id: int) -> str:
+        """The installation's token, shared across processes until shortly before expiry."""
+        key = f"itoken:{installation_id}"
+        cached = self.state.get(key)
+        if cached:
+            return cached
+        with github_errors():
+            response = self.as_app().rest.apps.create_installation_access_token(installation_id)
+        data = response.json()
+        expires_at = parse_time(data["expires_at"])
+        ttl = (expires_at - datetime.now(UTC)).total_seconds() - TOKEN_REFRESH_MARGIN
+        if ttl > 0:
+            self.state.set(key, data["token"], ttl)
+        return data["token"]
+
+    def forget_installation_token(self, installation_id: int) -> None:
+        """Drop a token GitHub refused (revoked, or the installation changed)."""
+        self.state.delete(f"itoken:{installation_id}")
+
+    def for_installation(self, installation_id: int) -> GitHub:
+        return self._client(self.installation_token(installation_id))
+
+    def mint_token(
+        self, installation_id: int, repository: str, permissions: dict[str, str]
+    ) -> dict[str, Any]:
+        """A fresh installation token for one repository and exactly `permissions`.
+
+        Never cached: it is handed to an agent. Returns GitHub's response body.
+        """
+        name = repository.split("/", 1)[1]
+        with github_errors():
+            response = self.as_app().rest.apps.create_installation_access_token(
+                installation_id, repositories=[name], permissions=permissions
+            )
+        return response.json()
+
+    def revoke_token(self, token: str) -> None:
+        """Revoke an installation token (`DELETE /installation/token`); gone is fine."""
+        with github_errors(gone_ok=True):
+            self._client(token).rest.apps.revoke_installation_access_token()
+
+    def repository_installation(self, repository: str) -> int:
+        """The installation id of the app on `owner/repo` (GoneError when not installed)."""
+        owner, name = repository.split("/", 1)
+        with github_errors():
+            response = self.as_app().rest.apps.get_repo_installation(owner, name)
+        return int(response.json()["id"])
+
+
+@contextmanager
+def github_errors(gone_ok: bool = False) -> Iterator[None]:
+    """Translate githubkit's exceptions into foureyes' domain errors."""
+    try:
+        yield
+    except RateLimitExceeded as exc:
+        raise TransientError(
+            f"GitHub rate limit on {exc.request.method} {exc.request.url.path}",
+            retry_after=exc.retry_after.total_seconds(),
+        ) from exc
+    except RequestFailed as exc:
+        status = exc.response.status_code
+        path = exc.request.url.path
+        if status in (404, 410):
+            if gone_ok:
+                return
+            raise GoneError(f"GitHub answered {status} for {path}") from exc
+        if status >= 500 or status == 429:
+            raise TransientError(f"GitHub answered {status} for {path}") from exc
+        raise
+    except (RequestTimeout, RequestError) as exc:
+        raise TransientError(f"GitHub unreachable: {exc}") from exc
+
+
+def conditional_get(
+    gh: GitHub, state: SharedState, url: str, *, accept: str | None = None, ttl: float = 86400
+) -> tuple[int, str]:
+    """GET `url` with the ETag remembered in shared state; a 304 costs no rate limit.
+
+    Returns (status, body): status is 200 (fresh), 304 (served from cache) or 404.
+    """
+    key = f"etag:{url}:{accept or ''}"
+    cached = state.get(key)
+    headers = {"Accept": accept} if accept else {}
+    entry = json.loads(cached) if cached else None
+    if entry:
+        headers["If-None-Match"] = entry["etag"]
+    try:
+        with github_errors():
+            response = gh.request("GET", url, headers=headers)
+    except GoneError:
+        return 404, ""
+    if response.status_code == 304 and entry:
+        return 304, entry["body"]
+    body = response.text
+    etag = response.headers.get("etag")
+    if etag:
+        state.set(key, json.dumps({"etag": etag, "body": body}), ttl)
+    return response.status_code, body
+
+
+def parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))

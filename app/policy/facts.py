@@ -1,0 +1,96 @@
+"""The frozen snapshot of facts the pure evaluator judges: gathered first, no lazy I/O.
+
+`app/github/gather.py` builds a `PullRequestFacts` from GitHub; tests build them with
+`tests/factories.py`. A fact that could not be learned is `None` (unknown), and the
+evaluator treats unknown as "not satisfied" (fail closed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+PERMISSION_ORDER = ("none", "read", "triage", "write", "maintain", "admin")
+
+
+def permission_at_least(actual: str | None, required: str) -> bool:
+    """Is `actual` (a repository role name) at least `required`? Unknown is never enough."""
+    if actual not in PERMISSION_ORDER:
+        return False
+    return PERMISSION_ORDER.index(actual) >= PERMISSION_ORDER.index(required)
+
+
+@dataclass(frozen=True)
+class Account:
+    """A GitHub account as seen on a pull request: `type` is GitHub's `User` or `Bot`."""
+
+    login: str
+    type: str = "User"
+
+    @property
+    def is_bot(self) -> bool:
+        return self.type != "User" or self.login.endswith("[bot]")
+
+
+@dataclass(frozen=True)
+class Commit:
+    sha: str
+    author: Account | None  # the GitHub account linked to the git author, if any
+    committer: Account | None  # the GitHub account linked to the git committer, if any
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Review:
+    id: int
+    user: Account
+    state: str  # APPROVED | CHANGES_REQUESTED | COMMENTED | DISMISSED | PENDING
+    commit_id: str  # the head commit the review was submitted on
+    submitted_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ReviewerFacts:
+    """What GitHub said, at evaluation time, about one reviewer.
+
+    `permission` is the repository role name (read|triage|write|maintain|admin|none);
+    `teams` the `org/slug` teams among those the policy names that the user belongs to.
+    `None` means the look-up failed: unknown, so never eligible.
+    """
+
+    permission: str | None
+    teams: frozenset[str] | None = frozenset()
+
+
+@dataclass(frozen=True)
+class AgentLink:
+    """The token-broker record behind an agent branch (`agents/<rule>/<token_id>/...`)."""
+
+    token_id: str
+    agent: str  # the workload identity: "<issuer> <subject>"
+    on_behalf_of: str | None  # the human the agent acts for: never an approver of its PRs
+    rule: str = ""
+
+
+@dataclass(frozen=True)
+class PullRequestFacts:
+    repository: str  # owner/repo
+    number: int
+    author: Account
+    head_sha: str
+    head_ref: str
+    base_ref: str
+    title: str = ""
+    draft: bool = False
+    labels: tuple[str, ...] = ()
+    commits: tuple[Commit, ...] = ()
+    files: tuple[str, ...] = ()  # paths changed (for renames, both old and new paths)
+    reviews: tuple[Review, ...] = ()
+    reviewers: dict[str, ReviewerFacts] = field(default_factory=dict)  # by login
+    app_bot_login: str = "foureyes[bot]"
+    agent_link: AgentLink | None = None
+    # False when the commit or file list could not be read completely (e.g. GitHub's
+    # 250-commit / 3000-file caps): the evaluator then cannot prove "no agent" or
+    # "no path matches" and fails closed.
+    complete: bool = True
+    now: datetime | None = None

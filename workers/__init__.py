@@ -1,0 +1,83 @@
+"""Celery: `celery -A workers worker` finds `workers.app`, built lazily from Settings.
+
+Nothing is built at import: the first access to `workers.app` (or `workers.celery`)
+builds the Flask app and its Celery app from the environment.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+from flask import Flask
+from kombu import Queue
+
+from app.config import Settings
+
+TASK_MODULES = [
+    "workers.webhooks",
+    "workers.gate",
+    "workers.audit",
+]
+
+# Worker-loss and crash safety: a task is acknowledged only after it ran, and a task
+# whose worker died is delivered again. Every task is idempotent.
+CELERY_DEFAULTS: dict[str, Any] = {
+    "task_acks_late": True,
+    "task_reject_on_worker_lost": True,
+    "worker_prefetch_multiplier": 1,
+    "task_ignore_result": True,
+    "task_default_queue": "celery",
+    "task_queues": (Queue("celery"), Queue("audit")),
+    "task_routes": {"workers.audit.*": {"queue": "audit"}},
+    "broker_connection_retry_on_startup": True,
+    # Intake answers 503 quickly when the broker is down, rather than hanging.
+    "task_publish_retry_policy": {"max_retries": 2, "interval_start": 0, "interval_step": 0.2},
+    "worker_hijack_root_logger": False,
+    "timezone": "UTC",
+}
+
+
+def celery_init_app(flask_app: Flask, settings: Settings) -> Celery:
+    """Flask's Celery pattern: every task runs inside the Flask app context."""
+    from workers.base import FoureyesTask
+
+    class BoundTask(FoureyesTask):
+        def __call__(self, *args: object, **kwargs: object) -> object:
+            with flask_app.app_context():
+                return super().__call__(*args, **kwargs)
+
+    celery_app = Celery(flask_app.name, task_cls=BoundTask, include=TASK_MODULES)
+    celery_app.conf.update(CELERY_DEFAULTS)
+    celery_app.conf.update(
+        broker_url=settings.broker_url,
+        task_always_eager=settings.eager,
+        task_eager_propagates=settings.eager,
+        broker_transport_options={"visibility_timeout": 300},
+        beat_schedule=beat_schedule(),
+    )
+    celery_app.set_default()
+    flask_app.extensions["celery"] = celery_app
+    return celery_app
+
+
+def beat_schedule() -> dict[str, dict[str, Any]]:
+    """Scheduled jobs; each task module that needs one lists it here."""
+    return {}
+
+
+def make_celery(settings: Settings | None = None) -> Celery:
+    from app import create_app
+
+    return create_app(settings).extensions["celery"]
+
+
+_built: dict[str, Celery] = {}
+
+
+def __getattr__(name: str) -> Celery:
+    if name in ("app", "celery"):
+        if "app" not in _built:
+            _built["app"] = make_celery()
+        return _built["app"]
+    raise AttributeError(name)
