@@ -44,4 +44,4 @@ def _upgrade_lock(engine: Engine, lock_dir: Path) -> Iterator[None]:
 
 def upgrade(engine: Engine, lock_dir: Path) -> None:
     with _upgrade_lock(engine, lock_dir):
-        command.upgrade(alembic_config(engine), "head")
+        command.upgrade(alembic_config(engine), "heads")
