@@ -28,5 +28,16 @@ def db_upgrade() -> None:
     click.echo("database is at the newest revision")
 
 
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on")
+@click.option("--port", default=3000, show_default=True)
+@click.option("--workers", default=2, show_default=True, help="web and worker processes each")
+def serve(host: str, port: int, workers: int) -> None:
+    """Run web, worker and scheduler on this machine (embedded broker without REDIS_URL)."""
+    from app.serve import serve as run
+
+    raise SystemExit(run(Settings.from_env(), host=host, port=port, workers=workers))
+
+
 def main() -> None:
     cli()

@@ -81,6 +81,15 @@ class GitHubApp:
     def as_app(self) -> GitHub:
         return self._client(self.app_jwt())
 
+    def bot_login(self) -> str:
+        """The login of the app's own bot account (`<slug>[bot]`), cached for a day."""
+        slug = self.state.get("app:slug")
+        if slug is None:
+            with github_errors():
+                slug = self.as_app().rest.apps.get_authenticated().json()["slug"]
+            self.state.set("app:slug", slug, 86400)
+        return f"{slug}[bot]"
+
     def installation_token(self, installation_id: int) -> str:
         """The installation's token, shared across processes until shortly before expiry."""
         key = f"itoken:{installation_id}"

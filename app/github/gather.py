@@ -1,0 +1,283 @@
+"""Gather the facts the evaluator needs into a frozen snapshot, with the fewest requests.
+
+Immutable facts (a head's commits and files) are cached by head and base SHA; a
+reviewer's permission and team memberships for a short time; the policy file by ETag.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from githubkit import GitHub
+
+from app.errors import GoneError, PolicyError
+from app.github.client import conditional_get, github_errors
+from app.policy.facts import Account, AgentLink, Commit, PullRequestFacts, Review, ReviewerFacts
+from app.policy.load import DEFAULT_POLICY, load_policy
+from app.policy.schema import Policy
+from app.state import SharedState
+
+POLICY_PATH = ".github/foureyes.yml"
+ORG_POLICY_PATH = "foureyes.yml"
+RAW = "application/vnd.github.raw+json"
+PER_PAGE = 100
+# GitHub lists at most 250 commits and 3000 files of a pull request.
+MAX_COMMITS = 250
+MAX_FILES = 3000
+REVIEWER_TTL = 60.0  # permission and team look-ups: fresh enough, and cheap on bursts
+HEAD_TTL = 7 * 24 * 3600.0
+
+
+@dataclass(frozen=True)
+class LoadedPolicy:
+    """The policy that judges a repository, or the error that makes every PR fail closed."""
+
+    policy: Policy | None
+    source: str
+    error: PolicyError | None = None
+
+
+def load_repository_policy(
+    gh: GitHub, state: SharedState, repository: str, default_branch: str
+) -> LoadedPolicy:
+    """The policy from the default branch, else the org's `.github` repo, else built-in.
+
+    Never the pull request's head (invariant 2). A file that exists but cannot be
+    parsed is an error, not a fall-through to a laxer default.
+    """
+    owner, name = repository.split("/", 1)
+    url = f"/repos/{owner}/{name}/contents/{POLICY_PATH}"
+    status, text = conditional_get(gh, state, f"{url}?ref={default_branch}", accept=RAW)
+    source = f"{repository}:{POLICY_PATH}@{default_branch}"
+    if status == 404:
+        org_url = f"/repos/{owner}/.github/contents/{ORG_POLICY_PATH}"
+        status, text = conditional_get(gh, state, org_url, accept=RAW)
+        source = f"{owner}/.github:{ORG_POLICY_PATH}"
+    if status == 404:
+        return LoadedPolicy(DEFAULT_POLICY, "built-in default")
+    try:
+        return LoadedPolicy(load_policy(text, source), source)
+    except PolicyError as error:
+        return LoadedPolicy(None, source, error)
+
+
+def pages(
+    fetch: Callable[[int], Any], limit: int, key: str | None = None
+) -> Iterator[dict[str, Any]]:
+    """Items of a paginated list endpoint, `PER_PAGE` at a time, up to `limit` items.
+
+    `key` names the list inside an object body (`{"repositories": [...]}`).
+    """
+    page, seen = 1, 0
+    while seen < limit:
+        with github_errors():
+            response = fetch(page)
+        body = response.json()
+        items = body.get(key, []) if key else body
+        yield from items
+        seen += len(items)
+        if len(items) < PER_PAGE or 'rel="next"' not in response.headers.get("link", ""):
+            return
+        page += 1
+
+
+def account(user: dict[str, Any] | None) -> Account | None:
+    if not user:
+        return None
+    return Account(login=user["login"], type=user.get("type") or "User")
+
+
+def head_facts(
+    gh: GitHub, state: SharedState, repository: str, pull: dict[str, Any]
+) -> tuple[tuple[Commit, ...], tuple[str, ...], bool]:
+    """The commits and changed paths of a head, cached: they never change for a head+base."""
+    owner, name = repository.split("/", 1)
+    number = pull["number"]
+    key = f"head:{repository}#{number}:{pull['head']['sha']}:{pull['base']['sha']}"
+    cached = state.get(key)
+    if cached:
+        entry = json.loads(cached)
+        commits = tuple(
+            Commit(
+                sha=c["sha"],
+                author=Account(**c["author"]) if c["author"] else None,
+                committer=Account(**c["committer"]) if c["committer"] else None,
+                message=c["message"],
+            )
+            for c in entry["commits"]
+        )
+        return commits, tuple(entry["files"]), entry["complete"]
+
+    commit_items = list(
+        pages(
+            lambda page: gh.rest.pulls.list_commits(
+                owner, name, number, per_page=PER_PAGE, page=page
+            ),
+            MAX_COMMITS,
+        )
+    )
+    file_items = list(
+        pages(
+            lambda page: gh.rest.pulls.list_files(
+                owner, name, number, per_page=PER_PAGE, page=page
+            ),
+            MAX_FILES,
+        )
+    )
+    commits = tuple(
+        Commit(
+            sha=item["sha"],
+            author=account(item.get("author")),
+            committer=account(item.get("committer")),
+            message=(item.get("commit") or {}).get("message", "")[:500],
+        )
+        for item in commit_items
+    )
+    files: list[str] = []
+    for item in file_items:
+        files.append(item["filename"])
+        if item.get("previous_filename"):
+            files.append(item["previous_filename"])
+    complete = len(commit_items) >= int(pull.get("commits") or 0) and len(file_items) >= int(
+        pull.get("changed_files") or 0
+    )
+    entry = {
+        "commits": [
+            {
+                "sha": c.sha,
+                "author": c.author.__dict__ if c.author else None,
+                "committer": c.committer.__dict__ if c.committer else None,
+                "message": c.message,
+            }
+            for c in commits
+        ],
+        "files": files,
+        "complete": complete,
+    }
+    state.set(key, json.dumps(entry), HEAD_TTL)
+    return commits, tuple(files), complete
+
+
+def reviewer_facts(
+    gh: GitHub, state: SharedState, repository: str, login: str, teams: frozenset[str]
+) -> ReviewerFacts:
+    """A reviewer's repository role and memberships of the policy's teams, checked live."""
+    owner, name = repository.split("/", 1)
+    key = f"perm:{repository}:{login.lower()}"
+    permission = state.get(key)
+    if permission is None:
+        try:
+            with github_errors():
+                data = gh.rest.repos.get_collaborator_permission_level(owner, name, login).json()
+            permission = data.get("role_name") or data.get("permission") or "none"
+        except GoneError:
+            permission = "none"
+        state.set(key, permission, REVIEWER_TTL)
+    member_of = set()
+    for team in sorted(teams):
+        org, slug = team.split("/", 1)
+        team_key = f"team:{team.lower()}:{login.lower()}"
+        cached = state.get(team_key)
+        if cached is None:
+            try:
+                with github_errors():
+                    membership = gh.rest.teams.get_membership_for_user_in_org(
+                        org, slug, login
+                    ).json()
+                cached = "1" if membership.get("state") == "active" else "0"
+            except GoneError:
+                cached = "0"
+            state.set(team_key, cached, REVIEWER_TTL)
+        if cached == "1":
+            member_of.add(team)
+    return ReviewerFacts(permission=permission, teams=frozenset(member_of))
+
+
+def latest_reviews(items: list[dict[str, Any]]) -> tuple[Review, ...]:
+    reviews = []
+    for item in items:
+        user = account(item.get("user"))
+        if user is None or not item.get("commit_id"):
+            continue
+        submitted = item.get("submitted_at")
+        reviews.append(
+            Review(
+                id=int(item["id"]),
+                user=user,
+                state=item["state"],
+                commit_id=item["commit_id"],
+                submitted_at=datetime.fromisoformat(submitted.replace("Z", "+00:00"))
+                if submitted
+                else None,
+            )
+        )
+    return tuple(reviews)
+
+
+def gather_pull_request(
+    gh: GitHub,
+    state: SharedState,
+    repository: str,
+    pull: dict[str, Any],
+    policy: Policy,
+    *,
+    app_bot_login: str,
+    agent_link: AgentLink | None,
+) -> PullRequestFacts:
+    """Every fact the evaluator needs about one pull request, at its current head."""
+    owner, name = repository.split("/", 1)
+    number = pull["number"]
+    commits, files, complete = head_facts(gh, state, repository, pull)
+    reviews = latest_reviews(
+        list(
+            pages(
+                lambda page: gh.rest.pulls.list_reviews(
+                    owner, name, number, per_page=PER_PAGE, page=page
+                ),
+                10_000,
+            )
+        )
+    )
+    author = account(pull["user"]) or Account("ghost")
+    teams = policy_teams(policy)
+    candidates = {
+        review.user.login
+        for review in reviews
+        if review.state in ("APPROVED", "CHANGES_REQUESTED")
+        and not review.user.is_bot
+        and review.user.login.lower() != author.login.lower()
+    }
+    reviewers = {
+        login: reviewer_facts(gh, state, repository, login, teams) for login in sorted(candidates)
+    }
+    return PullRequestFacts(
+        repository=repository,
+        number=number,
+        author=author,
+        head_sha=pull["head"]["sha"],
+        head_ref=pull["head"]["ref"],
+        base_ref=pull["base"]["ref"],
+        title=pull.get("title") or "",
+        draft=bool(pull.get("draft")),
+        labels=tuple(label["name"] for label in pull.get("labels") or ()),
+        commits=commits,
+        files=files,
+        reviews=reviews,
+        reviewers=reviewers,
+        app_bot_login=app_bot_login,
+        agent_link=agent_link,
+        complete=complete,
+        now=datetime.now(UTC),
+    )
+
+
+def policy_teams(policy: Policy) -> frozenset[str]:
+    """Every team any merge rule names: the only memberships worth looking up."""
+    teams: set[str] = set()
+    for rule in policy.merge.rules:
+        teams.update(rule.require.teams or ())
+    return frozenset(teams)

@@ -1,0 +1,81 @@
+"""Publish the gate's decision as one check run per head commit, updated in place."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from githubkit import GitHub
+
+from app.github.client import github_errors
+from app.policy.render import check_summary, check_text
+from app.policy.result import Result
+from app.state import SharedState
+
+CHECK_ID_TTL = 30 * 24 * 3600.0
+MAX_TEXT = 65_000
+
+
+def external_id(result: Result) -> str:
+    """Names the policy that decided, so reconciliation can spot checks of an older policy."""
+    digest = hashlib.sha256(result.policy_source.encode()).hexdigest()[:16]
+    return f"foureyes:{digest}"
+
+
+def find_check_run(
+    gh: GitHub, state: SharedState, repository: str, head_sha: str, check_name: str, app_id: int
+) -> int | None:
+    """The id of this app's check run on `head_sha`: cached, else looked up on GitHub.
+
+    Filtering by app id matters: anyone with write access can post a check of the same
+    name from another app or a workflow, and the gate must never update or trust it.
+    """
+    cached = state.get(f"check:{repository}@{head_sha}:{check_name}")
+    if cached:
+        return int(cached)
+    owner, name = repository.split("/", 1)
+    with github_errors():
+        listing = gh.rest.checks.list_for_ref(
+            owner, name, head_sha, check_name=check_name, app_id=app_id, filter_="latest"
+        ).json()
+    for run in listing.get("check_runs", []):
+        if (run.get("app") or {}).get("id") == app_id and run.get("name") == check_name:
+            return int(run["id"])
+    return None
+
+
+def publish_check(
+    gh: GitHub,
+    state: SharedState,
+    *,
+    repository: str,
+    head_sha: str,
+    result: Result,
+    check_name: str,
+    app_id: int,
+    details_url: str,
+) -> dict[str, Any]:
+    """Create or update the check run for `head_sha`; returns GitHub's check run."""
+    owner, name = repository.split("/", 1)
+    output = {
+        "title": result.title[:200],
+        "summary": check_summary(result, details_url)[:MAX_TEXT],
+        "text": check_text(result)[:MAX_TEXT],
+    }
+    body = {
+        "status": "completed",
+        "conclusion": str(result.conclusion),
+        "output": output,
+        "details_url": details_url,
+        "external_id": external_id(result),
+    }
+    run_id = find_check_run(gh, state, repository, head_sha, check_name, app_id)
+    with github_errors():
+        if run_id is None:
+            run = gh.rest.checks.create(
+                owner, name, data={"name": check_name, "head_sha": head_sha, **body}
+            ).json()
+        else:
+            run = gh.rest.checks.update(owner, name, run_id, data=body).json()
+    state.set(f"check:{repository}@{head_sha}:{check_name}", str(run["id"]), CHECK_ID_TTL)
+    return run

@@ -1,0 +1,320 @@
+"""The merge gate's handlers and tasks: evaluate pull requests, publish the check run.
+
+Evaluations of one pull request are serialised by a lock and coalesced by a pending
+flag: a burst of events costs one or two evaluations, and each evaluation reads the
+pull request afresh, so the newest head always wins.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Any
+
+import structlog
+from app.audit.emit import emit
+from celery import shared_task
+
+from app import metrics
+from app.errors import TransientError
+from app.gate import (
+    Decision,
+    decide,
+    error_result,
+    fetch_pull,
+    merge_group_pulls,
+    merge_group_result,
+)
+from app.github.client import github_errors
+from app.github.gather import ORG_POLICY_PATH, POLICY_PATH, pages
+from app.github.publish import publish_check
+from app.policy.result import Result
+from app.services import Services, services
+from app.state import held_lock
+from workers.router import Router
+
+log = structlog.get_logger()
+router = Router()
+
+PENDING_TTL = 600.0
+LOCK_TTL = 120.0
+
+
+def details_url(deps: Services, repository: str, number: int) -> str:
+    return f"{deps.settings.foureyes_url}/prs/{repository}/{number}"
+
+
+def request_evaluation(deps: Services, installation_id: int, repository: str, number: int) -> None:
+    """Queue an evaluation unless one is already queued (it will read the newest state)."""
+    pending = f"pending:{repository}#{number}"
+    if not deps.state.add_if_absent(pending, "1", PENDING_TTL):
+        log.info("gate.coalesced", pr=f"{repository}#{number}")
+        return
+    try:
+        evaluate_pull_request.apply_async(args=(installation_id, repository, number))
+    except Exception as exc:
+        deps.state.delete(pending)
+        raise TransientError(f"could not queue the evaluation: {exc}") from exc
+
+
+def _installation(payload: dict[str, Any]) -> int:
+    return int(payload["installation"]["id"])
+
+
+@router.on(
+    "pull_request",
+    "opened",
+    "reopened",
+    "synchronize",
+    "ready_for_review",
+    "labeled",
+    "unlabeled",
+    "edited",
+)
+def on_pull_request(payload: dict[str, Any], deps: Services) -> None:
+    if payload["action"] == "edited" and "base" not in (payload.get("changes") or {}):
+        return
+    request_evaluation(
+        deps,
+        _installation(payload),
+        payload["repository"]["full_name"],
+        payload["pull_request"]["number"],
+    )
+
+
+@router.on("pull_request_review", "submitted", "edited", "dismissed")
+def on_review(payload: dict[str, Any], deps: Services) -> None:
+    request_evaluation(
+        deps,
+        _installation(payload),
+        payload["repository"]["full_name"],
+        payload["pull_request"]["number"],
+    )
+
+
+def _ours(app: dict[str, Any] | None, deps: Services) -> bool:
+    return bool(app) and app.get("id") == deps.settings.app_id
+
+
+@router.on("check_run", "rerequested")
+def on_check_run_rerequested(payload: dict[str, Any], deps: Services) -> None:
+    run = payload["check_run"]
+    if not _ours(run.get("app"), deps) or run.get("name") != deps.settings.check_name:
+        return
+    _evaluate_commit(payload, deps, run["head_sha"], run.get("pull_requests") or [])
+
+
+@router.on("check_suite", "rerequested")
+def on_check_suite_rerequested(payload: dict[str, Any], deps: Services) -> None:
+    suite = payload["check_suite"]
+    if not _ours(suite.get("app"), deps):
+        return
+    _evaluate_commit(payload, deps, suite["head_sha"], suite.get("pull_requests") or [])
+
+
+def _evaluate_commit(
+    payload: dict[str, Any], deps: Services, head_sha: str, pulls: list[dict[str, Any]]
+) -> None:
+    """Re-evaluate the pull requests of a commit (forks' suites list none: ask GitHub)."""
+    repository = payload["repository"]["full_name"]
+    installation = _installation(payload)
+    numbers = [pull["number"] for pull in pulls]
+    if not numbers:
+        owner, name = repository.split("/", 1)
+        gh = deps.github.for_installation(installation)
+        with github_errors():
+            found = gh.rest.repos.list_pull_requests_associated_with_commit(
+                owner, name, head_sha
+            ).json()
+        numbers = [pull["number"] for pull in found if pull.get("state") == "open"]
+    for number in numbers:
+        request_evaluation(deps, installation, repository, number)
+
+
+@router.on("merge_group", "checks_requested")
+def on_merge_group(payload: dict[str, Any], deps: Services) -> None:
+    group = payload["merge_group"]
+    evaluate_merge_group.apply_async(
+        args=(
+            _installation(payload),
+            payload["repository"]["full_name"],
+            {key: group[key] for key in ("head_sha", "head_ref", "base_sha")},
+        )
+    )
+
+
+@router.on("push")
+def on_push(payload: dict[str, Any], deps: Services) -> None:
+    """A changed policy on the default branch re-judges every open pull request."""
+    repository = payload["repository"]
+    if payload.get("ref") != f"refs/heads/{repository.get('default_branch')}":
+        return
+    changed = {
+        path
+        for commit in payload.get("commits") or ()
+        for key in ("added", "modified", "removed")
+        for path in commit.get(key) or ()
+    }
+    installation = _installation(payload)
+    if POLICY_PATH in changed:
+        reevaluate_repository.apply_async(args=(installation, repository["full_name"]))
+    elif repository.get("name") == ".github" and ORG_POLICY_PATH in changed:
+        reevaluate_installation.apply_async(args=(installation,))
+
+
+@router.on("installation", "created", "new_permissions_accepted", "unsuspend")
+@router.on("installation_repositories", "added")
+def on_installation(payload: dict[str, Any], deps: Services) -> None:
+    """A new or widened installation: give every open pull request its check."""
+    repositories = payload.get("repositories") or payload.get("repositories_added") or []
+    for repo in repositories:
+        reevaluate_repository.apply_async(args=(_installation(payload), repo["full_name"]))
+
+
+@router.on("installation", "deleted", "suspend")
+def on_installation_removed(payload: dict[str, Any], deps: Services) -> None:
+    deps.github.forget_installation_token(_installation(payload))
+
+
+@shared_task(name="workers.gate.reevaluate_repository")
+def reevaluate_repository(installation_id: int, repository: str) -> int:
+    """Queue an evaluation of every open pull request of `repository`."""
+    deps = services()
+    gh = deps.github.for_installation(installation_id)
+    owner, name = repository.split("/", 1)
+    numbers = [
+        pull["number"]
+        for pull in pages(
+            lambda page: gh.rest.pulls.list(owner, name, state="open", per_page=100, page=page),
+            10_000,
+        )
+    ]
+    for number in numbers:
+        request_evaluation(deps, installation_id, repository, number)
+    return len(numbers)
+
+
+@shared_task(name="workers.gate.reevaluate_installation")
+def reevaluate_installation(installation_id: int) -> int:
+    """Queue a re-evaluation of every repository the installation can see."""
+    deps = services()
+    gh = deps.github.for_installation(installation_id)
+
+    repositories = [
+        repo["full_name"]
+        for repo in pages(
+            lambda page: gh.rest.apps.list_repos_accessible_to_installation(
+                per_page=100, page=page
+            ),
+            100_000,
+            key="repositories",
+        )
+    ]
+    for repository in repositories:
+        reevaluate_repository.apply_async(args=(installation_id, repository))
+    return len(repositories)
+
+
+@shared_task(name="workers.gate.evaluate_pull_request", bind=True)
+def evaluate_pull_request(self: Any, installation_id: int, repository: str, number: int) -> str:
+    """Evaluate one pull request at its current head and publish the check run."""
+    deps = services()
+    structlog.contextvars.bind_contextvars(
+        installation=installation_id, repository=repository, pr=number
+    )
+    # Clear the pending flag before reading GitHub: an event that arrives from here on
+    # queues a new evaluation, and one that arrived before is in what we are about to read.
+    deps.state.delete(f"pending:{repository}#{number}")
+    with held_lock(deps.state, f"pr:{repository}#{number}", LOCK_TTL) as held:
+        if not held:
+            raise self.retry(countdown=0.5 + random.random(), max_retries=None)  # noqa: S311
+        started = time.perf_counter()
+        gh = deps.github.for_installation(installation_id)
+        with gh:
+            pull = fetch_pull(gh, repository, number)
+            if pull["state"] != "open":
+                return "closed"
+            try:
+                decision: Decision | None = decide(deps, gh, repository, pull)
+                result = decision.result
+            except TransientError as exc:
+                if self.request.retries < self.max_retries:
+                    raise
+                decision, result = None, error_result(pull["head"]["sha"], str(exc))
+            except Exception as exc:
+                log.exception("gate.evaluation_error")
+                decision = None
+                result = error_result(pull["head"]["sha"], f"internal error {type(exc).__name__}")
+            record_decision(deps, gh, installation_id, repository, number, result, decision)
+        metrics.EVALUATIONS.observe(time.perf_counter() - started)
+        return str(result.conclusion)
+
+
+def record_decision(
+    deps: Services,
+    gh: Any,
+    installation_id: int,
+    repository: str,
+    number: int,
+    result: Result,
+    decision: Decision | None,
+) -> None:
+    """Publish the check run and audit both the evaluation and the publication."""
+    head_sha = result.head_sha
+    link = decision.agent_link if decision else None
+    agent = (
+        link.agent
+        if link
+        else (decision.pull["user"]["login"] if decision and result.agent_involved else None)
+    )
+    subject = f"{repository}#{number}" if number else f"{repository}@{head_sha}"
+    emit(
+        "gate.evaluated",
+        subject=subject,
+        installation_id=installation_id,
+        repository=repository,
+        agent=agent if result.agent_involved else None,
+        decision=str(result.conclusion),
+        reason=result.title,
+        data={
+            "head_sha": head_sha,
+            "conclusion": str(result.conclusion),
+            "result": result.to_dict(),
+            "token_id": link.token_id if link else None,
+            "on_behalf_of": link.on_behalf_of if link else None,
+        },
+    )
+    run = publish_check(
+        gh,
+        deps.state,
+        repository=repository,
+        head_sha=head_sha,
+        result=result,
+        check_name=deps.settings.check_name,
+        app_id=int(deps.settings.app_id or 0),
+        details_url=details_url(deps, repository, number) if number else deps.settings.foureyes_url,
+    )
+    emit(
+        "check.published",
+        subject=f"{repository}@{head_sha}",
+        installation_id=installation_id,
+        repository=repository,
+        decision=str(result.conclusion),
+        reason=result.title,
+        data={"check_run_id": run["id"], "head_sha": head_sha, "pull_request": number or None},
+    )
+    log.info("gate.published", head_sha=head_sha, conclusion=str(result.conclusion))
+
+
+@shared_task(name="workers.gate.evaluate_merge_group")
+def evaluate_merge_group(installation_id: int, repository: str, group: dict[str, str]) -> str:
+    """A merge group's check: it passes only when every pull request in it passes."""
+    deps = services()
+    gh = deps.github.for_installation(installation_id)
+    with gh:
+        decisions = {}
+        for number in merge_group_pulls(gh, repository, group):
+            decisions[number] = decide(deps, gh, repository, fetch_pull(gh, repository, number))
+        result = merge_group_result(group["head_sha"], decisions)
+        record_decision(deps, gh, installation_id, repository, 0, result, None)
+    return str(result.conclusion)
