@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from app.config import Settings
+from app.policy.cli import policy
 
 
 @click.group()
@@ -37,6 +38,9 @@ def serve(host: str, port: int, workers: int) -> None:
     from app.serve import serve as run
 
     raise SystemExit(run(Settings.from_env(), host=host, port=port, workers=workers))
+
+
+cli.add_command(policy)
 
 
 def main() -> None:

@@ -1,0 +1,195 @@
+"""The policy file `.github/foureyes.yml`, version 1, as frozen pydantic models.
+
+Every key is optional and unknown keys are errors (`extra="forbid"`). Scalars are
+strict: YAML's `yes` is not an approval count and `"2"` is not a number, so a typo
+surfaces as an error instead of a silently different policy. Parsing YAML text into
+these models is `app.policy.load`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    StringConstraints,
+)
+
+from app.policy.globs import glob_match
+
+Permission = Literal["read", "triage", "write", "maintain", "admin"]
+DeploymentVerdict = Literal["reject", "require_approval", "allow"]
+MAX_TOKEN_TTL = 3600
+
+_LOGIN_GLOB = re.compile(r"[A-Za-z0-9_*?-]+(?:\[bot\])?")
+_TEAM = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9][A-Za-z0-9_.-]*")
+_PERMISSION_NAME = re.compile(r"[a-z][a-z_]*")
+
+
+def _check(pattern: re.Pattern[str], message: str) -> AfterValidator:
+    def validate(value: str) -> str:
+        if not pattern.fullmatch(value):
+            raise ValueError(message)
+        return value
+
+    return AfterValidator(validate)
+
+
+Glob = Annotated[StrictStr, StringConstraints(min_length=1)]
+Login = Annotated[StrictStr, _check(_LOGIN_GLOB, "not a GitHub login (or login glob)")]
+Team = Annotated[StrictStr, _check(_TEAM, "teams are written org/slug")]
+PermissionName = Annotated[StrictStr, _check(_PERMISSION_NAME, "not a permission name")]
+
+
+def _only_version_1(value: int) -> int:
+    if value != 1:
+        raise ValueError("only version 1 is supported")
+    return value
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class Agents(_Model):
+    """Who counts as an agent, besides this app's own bot."""
+
+    logins: tuple[Login, ...] = ()  # globs, case-insensitive
+    branches: tuple[Glob, ...] = ()  # head-branch globs
+    labels: tuple[Glob, ...] = ()  # label globs, case-insensitive
+
+
+class Condition(_Model):
+    """A rule's `if`: every key given must match; a key that is absent does not constrain.
+
+    `agent: true` matches pull requests with agent involvement, `agent: false` those
+    without, and no `agent` key matches both. A list matches when any item does:
+    `paths` against any changed file, `base`/`head` against the branch names, `labels`
+    against any label (case-insensitive), `authors` against the author's login.
+    """
+
+    agent: StrictBool | None = None
+    paths: tuple[Glob, ...] | None = None
+    base: tuple[Glob, ...] | None = None
+    head: tuple[Glob, ...] | None = None
+    labels: tuple[Glob, ...] | None = None
+    authors: tuple[Login, ...] | None = None
+
+
+class Requirement(_Model):
+    """A rule's `require`: `approvals` distinct eligible humans with at least `permission`,
+    in any of `teams` when given, among `users` when given."""
+
+    approvals: StrictInt = Field(1, ge=1, le=100)
+    permission: Permission = "write"
+    teams: tuple[Team, ...] = ()
+    users: tuple[Login, ...] = ()
+
+
+class Rule(_Model):
+    """One merge rule. Without an `if` key it applies to agent pull requests only
+    (`if: {agent: true}`); an explicit `if` applies exactly as written."""
+
+    name: Annotated[StrictStr, StringConstraints(min_length=1, max_length=100)]
+    condition: Condition = Field(default_factory=lambda: Condition(agent=True), alias="if")
+    require: Requirement = Requirement()
+
+
+def _default_rules() -> tuple[Rule, ...]:
+    return (Rule(name="human review"),)
+
+
+class Merge(_Model):
+    rules: tuple[Rule, ...] = Field(default_factory=_default_rules)
+    allow_contributors: StrictBool = False
+    gate_humans: StrictBool = False
+
+
+class Deployment(_Model):
+    agents: DeploymentVerdict = "require_approval"
+
+
+def _default_deployments() -> dict[str, Deployment]:
+    return {"*": Deployment(agents="require_approval")}
+
+
+class Workflows(_Model):
+    agent_changes: Literal["cancel", "flag", "allow"] = "cancel"
+
+
+class TokenRule(_Model):
+    """Which workload identities may get which tokens for this repository.
+
+    `subject` and each `claims` value are globs over the JWT's claims; `permissions`
+    names GitHub App permissions (`contents`, `pull_requests`...). The server's floor
+    (no administration, secrets, ...) applies whatever a rule says.
+    """
+
+    name: Annotated[StrictStr, StringConstraints(min_length=1, max_length=100)]
+    issuer: Annotated[StrictStr, StringConstraints(min_length=1)]
+    subject: Glob
+    claims: dict[StrictStr, Glob] = {}
+    permissions: dict[PermissionName, Literal["read", "write"]] = {}
+    max_ttl: StrictInt = Field(MAX_TOKEN_TTL, ge=1, le=MAX_TOKEN_TTL)
+
+
+class Approvers(_Model):
+    permission: Permission = "admin"
+    teams: tuple[Team, ...] = ()
+    users: tuple[Login, ...] = ()
+
+
+class Escalations(_Model):
+    approvers: Approvers = Approvers()
+    ttl: StrictInt = Field(3600, ge=60, le=86400)
+
+
+class Policy(_Model):
+    """The whole policy file. `Policy()` is the built-in default."""
+
+    version: Annotated[StrictInt, AfterValidator(_only_version_1)] = 1
+    agents: Agents = Agents()
+    merge: Merge = Merge()
+    deployments: dict[Glob, Deployment] = Field(default_factory=_default_deployments)
+    workflows: Workflows = Workflows()
+    tokens: tuple[TokenRule, ...] = ()
+    escalations: Escalations = Escalations()
+
+
+DEFAULT_POLICY = Policy()
+BUILTIN_SOURCE = "built-in"
+
+
+@dataclass(frozen=True)
+class LoadedPolicy:
+    """A policy with where it came from ("owner/repo:.github/foureyes.yml@<sha>",
+    "org default", "built-in"): the gatherer returns this, `evaluate` takes both parts."""
+
+    policy: Policy
+    source: str
+
+
+BUILTIN = LoadedPolicy(DEFAULT_POLICY, BUILTIN_SOURCE)
+
+
+def match_deployment(policy: Policy, environment: str) -> DeploymentVerdict:
+    """The verdict for agents deploying to `environment`: the first matching glob wins,
+    `require_approval` when none matches. GitHub environment names are
+    case-insensitive, so the match is too (`Production` must not dodge `production`)."""
+    for pattern, deployment in policy.deployments.items():
+        if glob_match(pattern, environment, case_sensitive=False):
+            return deployment.agents
+    return "require_approval"
+
+
+def token_rules(policy: Policy) -> tuple[TokenRule, ...]:
+    """The repository's token rules, in file order."""
+    return policy.tokens
