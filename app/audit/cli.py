@@ -1,0 +1,116 @@
+"""`foureyes audit verify | trail | export`: read the log straight from the database."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+import click
+from sqlalchemy import inspect
+from sqlalchemy.orm import Session
+
+from app.config import Settings
+
+
+@contextmanager
+def _session() -> Iterator[Session]:
+    from app.db import make_engine
+
+    engine = make_engine(Settings.from_env().database_url)
+    try:
+        if not inspect(engine).has_table("audit_events"):
+            raise click.ClickException("no audit table here: run `foureyes db upgrade` first")
+        with Session(engine) as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def _since(value: str | None) -> datetime | None:
+    """ISO 8601; a date or a time without an offset is taken as UTC."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise click.BadParameter(f"not an ISO 8601 time: {value!r}", param_hint="--since") from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@click.group()
+def audit() -> None:
+    """The hash-chained audit trail: verify it, read it, export it."""
+
+
+@audit.command("verify")
+@click.option(
+    "--expect-head",
+    metavar="SEQ:HASH",
+    help="A head printed by an earlier verify: fail if that event is gone or changed.",
+)
+def verify_command(expect_head: str | None) -> None:
+    """Check every hash and link; exit 1 naming the first bad seq."""
+    from app.audit.verify import Anchor, verify
+
+    try:
+        anchor = Anchor.parse(expect_head) if expect_head else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--expect-head") from exc
+    with _session() as session:
+        verdict = verify(session, anchor)
+    if not verdict.ok:
+        click.echo(verdict.describe(), err=True)
+        click.echo(f"last good head: {verdict.head.seq}:{verdict.head.hash}", err=True)
+        sys.exit(1)
+    click.echo(verdict.describe())
+    click.echo("record this head and check it later with:")
+    click.echo(f"  foureyes audit verify --expect-head {verdict.head.seq}:{verdict.head.hash}")
+
+
+@audit.command("trail")
+@click.option("--agent", help="A workload identity (the `agent` of its events).")
+@click.option("--repository", metavar="OWNER/REPO")
+@click.option("--pr", type=int, help="A pull request number (with --repository).")
+@click.option("--since", help="ISO 8601 time (UTC unless it has an offset).")
+def trail_command(
+    agent: str | None, repository: str | None, pr: int | None, since: str | None
+) -> None:
+    """A readable timeline with its links: which token, which pull request, which approval."""
+    from app.audit.trail import gather, render
+
+    if agent and repository:
+        raise click.UsageError("give --agent or --repository, not both")
+    moment = _since(since)
+    with _session() as session:
+        try:
+            events = gather(session, agent=agent, repository=repository, pr=pr, since=moment)
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from exc
+        title = (
+            f"agent {agent}"
+            if agent
+            else f"{repository}#{pr}"
+            if pr is not None
+            else repository or f"since {since}"
+        )
+        click.echo(render(events, title))
+
+
+@audit.command("export")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "ocsf"]), default="jsonl")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="A file (default stdout).")
+@click.option("--since", help="ISO 8601 time (UTC unless it has an offset).")
+def export_command(fmt: str, output: str | None, since: str | None) -> None:
+    """Stream every event, one JSON document per line, in constant memory."""
+    from app.audit.export import write
+
+    moment = _since(since)
+    with _session() as session:
+        if output is None:
+            count = write(session, sys.stdout, fmt, moment)
+        else:
+            with open(output, "w", encoding="utf-8") as handle:
+                count = write(session, handle, fmt, moment)
+    click.echo(f"exported {count} events", err=True)
