@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from app.audit.cli import audit
 from app.config import Settings
 from app.policy.cli import policy
 
@@ -41,6 +42,7 @@ def serve(host: str, port: int, workers: int) -> None:
 
 
 cli.add_command(policy)
+cli.add_command(audit)
 
 
 def main() -> None:

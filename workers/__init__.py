@@ -6,6 +6,7 @@ builds the Flask app and its Celery app from the environment.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from celery import Celery
@@ -53,7 +54,11 @@ def celery_init_app(flask_app: Flask, settings: Settings) -> Celery:
         broker_url=settings.broker_url,
         task_always_eager=settings.eager,
         task_eager_propagates=settings.eager,
-        broker_transport_options={"visibility_timeout": 300},
+        # Seconds before Redis redelivers a task whose worker died without acking it; tests
+        # that kill workers shorten it (FOUREYES_VISIBILITY_TIMEOUT).
+        broker_transport_options={
+            "visibility_timeout": int(os.environ.get("FOUREYES_VISIBILITY_TIMEOUT", "300"))
+        },
         beat_schedule=beat_schedule(),
     )
     celery_app.set_default()

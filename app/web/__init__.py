@@ -7,9 +7,9 @@ from werkzeug.exceptions import HTTPException
 
 
 def register_blueprints(flask_app: Flask) -> None:
-    from app.web import health, pages, webhooks
+    from app.web import audit_api, health, pages, webhooks
 
-    for module in (health, webhooks, pages):
+    for module in (health, webhooks, pages, audit_api):
         flask_app.register_blueprint(module.bp)
 
     @flask_app.errorhandler(HTTPException)
