@@ -1,0 +1,194 @@
+"""An OIDC workload-identity issuer for tests: discovery and JWKS served over loopback HTTP.
+
+    with OidcIssuer() as issuer:
+        jwt = issuer.token(github_actions_claims("acme/agents"), audience="http://localhost:3000")
+
+It signs with RSA (`RS256`/`PS256`...), EC P-256 (`ES256`) or Ed25519 (`EdDSA`) keys it
+publishes, can rotate to a new key, and records every path it served so tests can count
+discovery and JWKS fetches.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
+
+GITHUB_ACTIONS_ISSUER = "https://token.actions.githubusercontent.com"
+
+
+def _family(algorithm: str) -> str:
+    if algorithm.startswith(("RS", "PS")):
+        return "RSA"
+    if algorithm.startswith("ES"):
+        return "EC"
+    return "OKP"
+
+
+class OidcIssuer:
+    def __init__(self) -> None:
+        self._keys: dict[str, tuple[str, Any]] = {}  # kid -> (family, private key)
+        self._current: dict[str, str] = {}  # family -> kid used to sign
+        self.requests: list[str] = []
+        for family in ("RSA", "EC", "OKP"):
+            self.rotate(family)
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        """The issuer (`iss`), also the base of its discovery document."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def jwks_uri(self) -> str:
+        return f"{self.url}/jwks"
+
+    def __enter__(self) -> OidcIssuer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def rotate(self, family: str = "RSA") -> str:
+        """Publish a new key of `family` and sign with it from now on; returns its kid."""
+        kid = f"{family.lower()}-{len(self._keys) + 1}"
+        if family == "RSA":
+            key: Any = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        elif family == "EC":
+            key = ec.generate_private_key(ec.SECP256R1())
+        else:
+            key = ed25519.Ed25519PrivateKey.generate()
+        self._keys[kid] = (family, key)
+        self._current[family] = kid
+        return kid
+
+    def private_key(self, algorithm: str = "RS256") -> Any:
+        return self._keys[self._current[_family(algorithm)]][1]
+
+    def public_pem(self, algorithm: str = "RS256") -> bytes:
+        from cryptography.hazmat.primitives import serialization
+
+        return (
+            self.private_key(algorithm)
+            .public_key()
+            .public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        )
+
+    def jwks(self) -> dict[str, Any]:
+        keys = []
+        for kid, (family, key) in self._keys.items():
+            exporter = {"RSA": RSAAlgorithm, "EC": ECAlgorithm, "OKP": OKPAlgorithm}[family]
+            jwk = exporter.to_jwk(key.public_key(), as_dict=True)
+            keys.append({**jwk, "kid": kid, "use": "sig"})
+        return {"keys": keys}
+
+    def token(
+        self,
+        claims: dict[str, Any] | None = None,
+        *,
+        audience: str | None = "http://localhost:3000",
+        subject: str | None = None,
+        lifetime: int = 300,
+        algorithm: str = "RS256",
+        kid: str | None = None,
+        **overrides: Any,
+    ) -> str:
+        """A signed JWT from this issuer; `overrides` replace or (with None) drop claims."""
+        now = int(time.time())
+        payload: dict[str, Any] = {
+            "iss": self.url,
+            "sub": subject or "spiffe://example.org/agent",
+            "aud": audience,
+            "iat": now,
+            "nbf": now,
+            "exp": now + lifetime,
+            "jti": uuid.uuid4().hex,
+            **(claims or {}),
+        }
+        if subject is not None:
+            payload["sub"] = subject
+        for name, value in overrides.items():
+            if value is None:
+                payload.pop(name, None)
+            else:
+                payload[name] = value
+        if payload.get("aud") is None:
+            payload.pop("aud", None)
+        signing_kid = kid or self._current[_family(algorithm)]
+        return jwt.encode(
+            payload,
+            self._keys[self._current[_family(algorithm)]][1],
+            algorithm=algorithm,
+            headers={"kid": signing_kid},
+        )
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        issuer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                issuer.requests.append(self.path)
+                if self.path == "/.well-known/openid-configuration":
+                    body = {"issuer": issuer.url, "jwks_uri": issuer.jwks_uri}
+                elif self.path == "/jwks":
+                    body = issuer.jwks()
+                else:
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                data = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: object) -> None:
+                return
+
+        return Handler
+
+
+def github_actions_claims(
+    repository: str = "acme/agents",
+    *,
+    ref: str = "refs/heads/main",
+    actor: str = "alice",
+    immutable: bool = False,
+    workflow: str = "agent.yml",
+) -> dict[str, Any]:
+    """The claims of a GitHub Actions OIDC token; `immutable` uses the
+    `repo:OWNER@OWNER_ID/REPO@REPO_ID:...` subject format."""
+    owner, name = repository.split("/", 1)
+    subject = (
+        f"repo:{owner}@1001/{name}@2002:ref:{ref}" if immutable else f"repo:{repository}:ref:{ref}"
+    )
+    return {
+        "sub": subject,
+        "repository": repository,
+        "repository_owner": owner,
+        "repository_id": "2002",
+        "repository_owner_id": "1001",
+        "ref": ref,
+        "actor": actor,
+        "actor_id": "3003",
+        "workflow": workflow,
+        "job_workflow_ref": f"{repository}/.github/workflows/{workflow}@{ref}",
+        "event_name": "workflow_dispatch",
+        "run_id": "123456",
+    }
