@@ -6,6 +6,7 @@ import click
 
 from app.audit.cli import audit
 from app.config import Settings
+from app.identity.cli import token
 from app.policy.cli import policy
 
 
@@ -43,6 +44,7 @@ def serve(host: str, port: int, workers: int) -> None:
 
 cli.add_command(policy)
 cli.add_command(audit)
+cli.add_command(token)
 
 
 def main() -> None:

@@ -1,6 +1,7 @@
 """Imports every table so that `Base.metadata` is complete (Alembic, tests)."""
 
 from app.audit.models import AuditEvent
+from app.identity.models import AgentToken, Escalation
 from app.state import KeyValue
 
-__all__ = ["AuditEvent", "KeyValue"]
+__all__ = ["AgentToken", "AuditEvent", "Escalation", "KeyValue"]

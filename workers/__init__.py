@@ -19,6 +19,7 @@ TASK_MODULES = [
     "workers.webhooks",
     "workers.gate",
     "workers.audit",
+    "workers.tokens",
 ]
 
 # Worker-loss and crash safety: a task is acknowledged only after it ran, and a task
@@ -68,7 +69,14 @@ def celery_init_app(flask_app: Flask, settings: Settings) -> Celery:
 
 def beat_schedule() -> dict[str, dict[str, Any]]:
     """Scheduled jobs; each task module that needs one lists it here."""
-    return {}
+    return {
+        # Agent tokens die at their TTL (GitHub's own expiry is an hour).
+        "revoke-due-agent-tokens": {"task": "workers.tokens.revoke_due_tokens", "schedule": 30.0},
+        "reopen-lost-escalations": {
+            "task": "workers.tokens.reopen_lost_escalations",
+            "schedule": 120.0,
+        },
+    }
 
 
 def make_celery(settings: Settings | None = None) -> Celery:

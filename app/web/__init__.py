@@ -7,9 +7,9 @@ from werkzeug.exceptions import HTTPException
 
 
 def register_blueprints(flask_app: Flask) -> None:
-    from app.web import audit_api, health, pages, webhooks
+    from app.web import audit_api, health, pages, tokens, webhooks
 
-    for module in (health, webhooks, pages, audit_api):
+    for module in (health, webhooks, pages, audit_api, tokens):
         flask_app.register_blueprint(module.bp)
 
     @flask_app.errorhandler(HTTPException)
