@@ -54,22 +54,26 @@ def gather(
         raise ValueError("--pr needs --repository")
     if agent is not None:
         base = _select(session, AuditEvent.agent == agent, since=since)
-        subjects = {e.subject for e in base if "#" in e.subject or "@" in e.subject}
+        subjects = {e.subject for e in base if "#" in e.subject}
+    elif repository is not None and pr is not None:
+        base = _select(session, AuditEvent.subject == f"{repository}#{pr}", since=since)
+        subjects = set()
     elif repository is not None:
-        if pr is not None:
-            pull = f"{repository}#{pr}"
-            base = _select(session, AuditEvent.subject == pull, since=since)
-            shas = {e.data.get("head_sha") for e in base} - {None}
-            subjects = {f"{repository}@{sha}" for sha in shas}
-        else:
-            base = _select(session, AuditEvent.repository == repository, since=since)
-            subjects = set()
+        base = _select(session, AuditEvent.repository == repository, since=since)
+        subjects = set()
     elif since is not None:
         return _select(session, since=since)
     else:
         raise ValueError("give --agent, --repository or --since")
     found = {e.seq: e for e in base}
     found.update((e.seq, e) for e in _by_subjects(session, subjects, since))
+    # The pushes of the commits that were evaluated.
+    commits = {
+        f"{e.repository}@{e.data['head_sha']}"
+        for e in found.values()
+        if e.repository and e.data.get("head_sha")
+    }
+    found.update((e.seq, e) for e in _by_subjects(session, commits, since))
     tokens = token_ids(found.values())
     found.update((e.seq, e) for e in _by_subjects(session, {f"token:{t}" for t in tokens}, None))
     return [found[seq] for seq in sorted(found)]
@@ -115,7 +119,11 @@ def describe(event: AuditEvent) -> list[str]:
     if event.type == "webhook.received":
         action = f".{data['action']}" if data.get("action") else ""
         sender = data.get("sender") or event.actor or "?"
-        return [f"{data.get('event', '?')}{action} from {sender} (delivery {data.get('delivery')})"]
+        merged = " (merged)" if data.get("merged") else ""
+        return [
+            f"{data.get('event', '?')}{action}{merged} from {sender} "
+            f"(delivery {data.get('delivery')})"
+        ]
     if event.type == "gate.evaluated":
         result = data.get("result") or {}
         lines = [
@@ -143,20 +151,36 @@ def links(events: list[AuditEvent]) -> dict[int, list[str]]:
     previous event (of another type) about the same subject."""
     issued: dict[str, int] = {}
     last_on_subject: dict[str, AuditEvent] = {}
+    last_evaluation: dict[str, AuditEvent] = {}
     found: dict[int, list[str]] = {}
     for event in events:
         notes = []
         token_id = (event.data or {}).get("token_id")
         if token_id and event.type != "token.issued" and str(token_id) in issued:
             notes.append(f"token {token_id} (#{issued[str(token_id)]})")
+        evaluation = last_evaluation.get(event.subject)
+        if evaluation is not None and event.type != "gate.evaluated":
+            notes.append(_evaluation_note(evaluation))
         previous = last_on_subject.get(event.subject)
-        if previous is not None and previous.type != event.type:
+        if previous is not None and previous.type != event.type and previous is not evaluation:
             notes.append(f"after #{previous.seq} {previous.type}")
         if event.type == "token.issued" and token_id:
             issued[str(token_id)] = event.seq
+        if event.type == "gate.evaluated":
+            last_evaluation[event.subject] = event
         last_on_subject[event.subject] = event
         found[event.seq] = notes
     return found
+
+
+def _evaluation_note(evaluation: AuditEvent) -> str:
+    """`last evaluation #7: success, approved by bob` (which approvals let it through)."""
+    data = evaluation.data or {}
+    note = f"last evaluation #{evaluation.seq}: {data.get('conclusion') or evaluation.decision}"
+    counted, _ = approvals(data.get("result") or {})
+    if counted:
+        note += ", approved by " + ", ".join(str(a.get("login")) for a in counted)
+    return note
 
 
 def summary(events: list[AuditEvent]) -> str:
