@@ -85,8 +85,9 @@ class GitHubApp:
         """The login of the app's own bot account (`<slug>[bot]`), cached for a day."""
         slug = self.state.get("app:slug")
         if slug is None:
+            app_client = self.as_app()  # githubkit's namespaces hold only a weak reference
             with github_errors():
-                slug = self.as_app().rest.apps.get_authenticated().json()["slug"]
+                slug = app_client.rest.apps.get_authenticated().json()["slug"]
             self.state.set("app:slug", slug, 86400)
         return f"{slug}[bot]"
 
@@ -96,8 +97,9 @@ class GitHubApp:
         cached = self.state.get(key)
         if cached:
             return cached
+        app_client = self.as_app()  # githubkit's namespaces hold only a weak reference
         with github_errors():
-            response = self.as_app().rest.apps.create_installation_access_token(installation_id)
+            response = app_client.rest.apps.create_installation_access_token(installation_id)
         data = response.json()
         expires_at = parse_time(data["expires_at"])
         ttl = (expires_at - datetime.now(UTC)).total_seconds() - TOKEN_REFRESH_MARGIN
@@ -120,22 +122,25 @@ class GitHubApp:
         Never cached: it is handed to an agent. Returns GitHub's response body.
         """
         name = repository.split("/", 1)[1]
+        app_client = self.as_app()  # githubkit's namespaces hold only a weak reference
         with github_errors():
-            response = self.as_app().rest.apps.create_installation_access_token(
+            response = app_client.rest.apps.create_installation_access_token(
                 installation_id, repositories=[name], permissions=permissions
             )
         return response.json()
 
     def revoke_token(self, token: str) -> None:
         """Revoke an installation token (`DELETE /installation/token`); gone is fine."""
+        client = self._client(token)  # githubkit's namespaces hold only a weak reference
         with github_errors(gone_ok=True):
-            self._client(token).rest.apps.revoke_installation_access_token()
+            client.rest.apps.revoke_installation_access_token()
 
     def repository_installation(self, repository: str) -> int:
         """The installation id of the app on `owner/repo` (GoneError when not installed)."""
         owner, name = repository.split("/", 1)
+        app_client = self.as_app()  # githubkit's namespaces hold only a weak reference
         with github_errors():
-            response = self.as_app().rest.apps.get_repo_installation(owner, name)
+            response = app_client.rest.apps.get_repo_installation(owner, name)
         return int(response.json()["id"])
 
 
