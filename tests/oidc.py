@@ -10,6 +10,9 @@ discovery and JWKS fetches.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import threading
 import time
@@ -97,6 +100,34 @@ class OidcIssuer:
             keys.append({**jwk, "kid": kid, "use": "sig"})
         return {"keys": keys}
 
+    def claims(self, claims: dict[str, Any] | None = None, **overrides: Any) -> dict[str, Any]:
+        """The payload `token` would sign: this issuer, the default audience, 5 minutes."""
+        now = int(time.time())
+        payload: dict[str, Any] = {
+            "iss": self.url,
+            "sub": "spiffe://example.org/agent",
+            "aud": "http://localhost:3000",
+            "iat": now,
+            "nbf": now,
+            "exp": now + 300,
+            "jti": uuid.uuid4().hex,
+            **(claims or {}),
+            **overrides,
+        }
+        return {name: value for name, value in payload.items() if value is not None}
+
+    def forged_alg_none(self, claims: dict[str, Any] | None = None) -> str:
+        """An unsigned token (`alg: none`) with otherwise perfect claims."""
+        header = {"alg": "none", "typ": "JWT", "kid": self._current["RSA"]}
+        return f"{_b64json(header)}.{_b64json(self.claims(claims))}."
+
+    def forged_hs256(self, claims: dict[str, Any] | None = None) -> str:
+        """Key confusion: HS256 with the issuer's public RSA key (PEM) as the HMAC secret."""
+        header = {"alg": "HS256", "typ": "JWT", "kid": self._current["RSA"]}
+        unsigned = f"{_b64json(header)}.{_b64json(self.claims(claims))}"
+        mac = hmac.new(self.public_pem(), unsigned.encode(), hashlib.sha256).digest()
+        return f"{unsigned}.{_b64(mac)}"
+
     def token(
         self,
         claims: dict[str, Any] | None = None,
@@ -162,6 +193,14 @@ class OidcIssuer:
                 return
 
         return Handler
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _b64json(data: dict[str, Any]) -> str:
+    return _b64(json.dumps(data).encode())
 
 
 def github_actions_claims(

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from werkzeug.test import TestResponse
 
-from app.config import TrustedIssuer
+from app import create_app
+from app.audit.models import AuditEvent
+from app.config import Settings, TrustedIssuer
 from app.db import make_engine
 from app.identity.jwks import IssuerKeys
 from app.migrate import upgrade
+from app.simulator.model import Token
+from app.simulator.server import Simulator
 from app.state import SqlState
-from tests.oidc import OidcIssuer
+from tests.oidc import OidcIssuer, github_actions_claims
 
 AUDIENCE = "http://localhost:3000"
 
@@ -37,3 +48,88 @@ def trusted(issuer: OidcIssuer) -> tuple[TrustedIssuer, ...]:
 @pytest.fixture
 def keys(state: SqlState) -> IssuerKeys:
     return IssuerKeys(state)
+
+
+POLICY = """\
+version: 1
+tokens:
+  - name: ci agents
+    issuer: {issuer}
+    subject: "repo:acme/agents:ref:refs/heads/**"
+    permissions: {{contents: write, pull_requests: write, issues: read}}
+    max_ttl: 900
+escalations:
+  approvers: {{permission: admin}}
+  ttl: 600
+"""
+
+
+@dataclass
+class Broker:
+    """A running broker: the simulated GitHub, a trusted issuer, and the Flask app."""
+
+    sim: Simulator
+    issuer: OidcIssuer
+    app: Flask
+    client: FlaskClient
+
+    def jwt(self, ref: str = "refs/heads/main", **overrides: Any) -> str:
+        """A GitHub Actions token of the agents repository's workflow; `overrides` claims."""
+        return self.issuer.token(github_actions_claims("acme/agents", ref=ref), **overrides)
+
+    def ask(self, body: dict[str, Any], jwt: str | None = None, **overrides: Any) -> TestResponse:
+        """POST /api/tokens; `jwt=""` sends no Authorization header."""
+        headers = {}
+        if jwt is None:
+            jwt = self.jwt(**overrides)
+        if jwt:
+            headers["Authorization"] = f"Bearer {jwt}"
+        return self.client.post("/api/tokens", json=body, headers=headers)
+
+    def agent_tokens(self) -> list[Token]:
+        """Tokens minted for agents (restricted to repositories), as GitHub holds them."""
+        with self.sim.world.lock:
+            return [t for t in self.sim.world.tokens.values() if t.repositories is not None]
+
+    def minting_requests(self) -> int:
+        return sum(1 for r in self.sim.requests if r.path.endswith("/access_tokens"))
+
+    def events(self, type: str | None = None) -> list[AuditEvent]:
+        with self.app.extensions["foureyes"].sessions() as session:
+            query = select(AuditEvent).order_by(AuditEvent.seq)
+            if type:
+                query = query.where(AuditEvent.type == type)
+            return list(session.scalars(query))
+
+    def rows(self, model: type) -> list[Any]:
+        with self.app.extensions["foureyes"].sessions() as session:
+            return list(session.scalars(select(model)))
+
+
+@pytest.fixture
+def broker(tmp_path, issuer) -> Iterator[Broker]:
+    sim = Simulator()
+    sim.start()
+    policy = POLICY.format(issuer=issuer.url)
+    sim.add_repo("acme/agents", files={".github/foureyes.yml": policy})
+    sim.add_repo("acme/other", files={".github/foureyes.yml": "version: 1\n"})
+    sim.add_repo("elsewhere/app", files={".github/foureyes.yml": policy})
+    installed = sim.install(account="acme")
+    settings = Settings.from_mapping(
+        {
+            "APP_ID": str(installed.app_id),
+            "PRIVATE_KEY": installed.private_key,
+            "WEBHOOK_SECRET": installed.webhook_secret,
+            "GITHUB_API_URL": sim.url,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'foureyes.sqlite'}",
+            "FOUREYES_INSTANCE_PATH": str(tmp_path / "instance"),
+            "FOUREYES_EAGER": "1",
+            "FOUREYES_TRUSTED_ISSUERS": json.dumps([{"issuer": issuer.url}]),
+        }
+    )
+    flask_app = create_app(settings)
+    try:
+        yield Broker(sim, issuer, flask_app, flask_app.test_client())
+    finally:
+        flask_app.extensions["foureyes"].engine.dispose()
+        sim.stop()

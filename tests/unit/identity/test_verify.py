@@ -51,31 +51,14 @@ def test_on_behalf_of_claim_names_the_human_before_actor(issuer, trusted, keys):
     assert verify(token, trusted, keys).on_behalf_of == "carol"
 
 
-def _forge(payload: dict, header: dict, signature: bytes = b"") -> str:
-    def part(data: bytes) -> str:
-        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-    return ".".join(
-        [part(json.dumps(header).encode()), part(json.dumps(payload).encode()), part(signature)]
-    )
-
-
 def _claims(issuer, **extra):
-    now = int(time.time())
-    return {
-        "iss": issuer.url,
-        "sub": "agent",
-        "aud": AUDIENCE,
-        "iat": now,
-        "exp": now + 300,
-        **extra,
-    }
+    return issuer.claims({"sub": "agent", "aud": AUDIENCE, **extra})
 
 
 ATTACKS = {
     "not a jwt": lambda issuer: "not-a-jwt",
-    "alg none": lambda issuer: _forge(_claims(issuer), {"alg": "none", "kid": "rsa-1"}),
-    "HS256 with the public key as secret": lambda issuer: _hs256_with_public_key(issuer),
+    "alg none": lambda issuer: issuer.forged_alg_none(),
+    "HS256 with the public key as secret": lambda issuer: issuer.forged_hs256(),
     "expired": lambda issuer: issuer.token(exp=int(time.time()) - 120, iat=int(time.time()) - 400),
     "nbf in the future": lambda issuer: issuer.token(nbf=int(time.time()) + 600),
     "iat in the future": lambda issuer: issuer.token(iat=int(time.time()) + 600),
@@ -89,16 +72,6 @@ ATTACKS = {
     "tampered payload": lambda issuer: _tamper(issuer.token(subject="agent")),
     "signed by another key": lambda issuer: _sign_with_stranger(issuer),
 }
-
-
-def _hs256_with_public_key(issuer) -> str:
-    """The classic key-confusion forgery: HMAC keyed with the issuer's public key."""
-    import hashlib
-    import hmac
-
-    unsigned = _forge(_claims(issuer), {"alg": "HS256", "kid": "rsa-1"}).rsplit(".", 1)[0]
-    mac = hmac.new(issuer.public_pem(), unsigned.encode(), hashlib.sha256).digest()
-    return unsigned + "." + base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
 
 
 def _tamper(token: str) -> str:
@@ -123,7 +96,7 @@ def test_attacks_prove_nothing(issuer, trusted, keys, attack):
 
 
 def test_hs256_signed_with_the_public_key_is_refused_before_any_key_is_used(issuer, trusted, keys):
-    token = _hs256_with_public_key(issuer)
+    token = issuer.forged_hs256()
     with pytest.raises(IdentityError, match="not accepted"):
         verify(token, trusted, keys)
     assert issuer.requests == []
