@@ -127,6 +127,13 @@ class Simulator(Story):
                 self._thread.join(timeout=5)
             self._server, self._thread = None, None
 
+    def __enter__(self) -> Simulator:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
     @property
     def url(self) -> str:
         return self.world.base_url
@@ -167,7 +174,7 @@ class Simulator(Story):
                     re.compile(path_regex),
                     status,
                     times,
-                    {**defaults, **(headers or {})},
+                    {**defaults, **{k.lower(): v for k, v in (headers or {}).items()}},
                     payload,
                 )
             )

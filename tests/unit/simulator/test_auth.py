@@ -72,7 +72,9 @@ def test_a_token_sees_only_its_repositories(simulator: Simulator, installed: Ins
     assert status(simulator, "GET", "/repos/globex/secret", token) == 404
 
 
-def test_a_token_without_the_permission_gets_403(simulator: Simulator, installed: Installed) -> None:
+def test_a_token_without_the_permission_gets_403(
+    simulator: Simulator, installed: Installed
+) -> None:
     token = mint(simulator, installed, permissions={"contents": "read"}).json()["token"]
     path = "/repos/acme/widgets/contents/README.md"
     assert status(simulator, "GET", path, token) == 200
