@@ -81,7 +81,9 @@ def policy_error_result(error: PolicyError, source: str, head_sha: str) -> Resul
     root = Node(
         name=ROOT_NAME,
         status=Status.FAIL,
-        description=f"The policy {source} is invalid: {error}",
+        description=f"The policy {source} is invalid{detail}: nothing is approved until it is fixed"
+        if children
+        else f"The policy {source} cannot be used: {error}",
         children=children,
         unblock=f"a maintainer fixes {source} on the default branch",
     )

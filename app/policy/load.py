@@ -14,7 +14,9 @@ import yaml
 from pydantic import ValidationError
 
 from app.errors import PolicyError
-from app.policy.schema import Policy
+from app.policy.schema import DEFAULT_POLICY, Policy
+
+__all__ = ["DEFAULT_POLICY", "MAX_POLICY_BYTES", "format_path", "load_policy"]
 
 MAX_POLICY_BYTES = 256 * 1024
 
@@ -50,7 +52,7 @@ def load_policy(text: str, source: str) -> Policy:
         raise _error(source, [("", f"the file is larger than {MAX_POLICY_BYTES} bytes", None)])
     root, data = _parse(text, source)
     if data is None:
-        return Policy()
+        return DEFAULT_POLICY
     if not isinstance(data, dict):
         kind = type(data).__name__
         raise _error(source, [("", f"the document must be a mapping, not {kind}", _line(root))])
@@ -84,6 +86,7 @@ def _parse(text: str, source: str) -> tuple[yaml.Node | None, Any]:
 
 
 def _error(source: str, errors: list[ErrorItem]) -> PolicyError:
+    errors = sorted(errors, key=lambda error: (error[2] or 0, error[0]))
     count = len(errors)
     noun = "error" if count == 1 else "errors"
     return PolicyError(f"{source}: invalid policy ({count} {noun})", errors)

@@ -15,12 +15,15 @@ from app.policy.result import Approval, Node, Result, Status
 MAX_CHECK_OUTPUT = 65_000  # GitHub rejects check-run summaries and texts over 65 535 chars
 
 _ICONS = {Status.PASS: "✅", Status.PENDING: "⏳", Status.FAIL: "❌", Status.SKIP: "⚪"}
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~&@:])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~@:])")
 
 
 def md(text: str) -> str:
-    """Escape `text` so Markdown shows it literally, on one line."""
-    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+    """Escape `text` so Markdown shows it literally, on one line: HTML's characters become
+    entities (GitHub renders HTML inside Markdown), Markdown's are backslash-escaped."""
+    flat = " ".join(str(text).split())
+    flat = flat.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_SPECIAL.sub(r"\\\1", flat)
 
 
 def _truncate(text: str, limit: int, note: str) -> str:
@@ -44,7 +47,8 @@ def check_summary(result: Result, details_url: str) -> str:
     """The check run's summary: what blocks, approvals counted and ignored with reasons,
     who can unblock, why this is agent work, and the policy's source (≤ 65 000 chars)."""
     lines = [f"## {_ICONS[result.root.status]} {md(result.title)}", ""]
-    blocking = _pending(result) or ([result.root] if result.root.status is Status.FAIL else [])
+    failed = result.root.status is Status.FAIL
+    blocking = [result.root] if failed else _pending(result)
     for node in blocking:
         lines.append(f"**{md(node.name)}**: {md(node.description)}")
         if node.unblock:
@@ -53,7 +57,7 @@ def check_summary(result: Result, details_url: str) -> str:
         lines.extend(f"- {md(child.name)}: {md(child.description)}" for child in node.children)
         if node.children:
             lines.append("")
-    rules = [node for node in result.root.children if node not in blocking]
+    rules = [] if failed else [node for node in result.root.children if node not in blocking]
     if rules:
         lines += ["| rule | status | detail |", "| --- | --- | --- |"]
         for node in rules:

@@ -9,7 +9,6 @@ these models is `app.policy.load`.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -164,20 +163,10 @@ class Policy(_Model):
     escalations: Escalations = Escalations()
 
 
+# The built-in default, for a repository with no policy anywhere. A policy carries no
+# record of its origin: the caller keeps the source next to it (`app.github.gather`'s
+# `LoadedPolicy`) and hands both to `evaluate(policy, facts, policy_source)`.
 DEFAULT_POLICY = Policy()
-BUILTIN_SOURCE = "built-in"
-
-
-@dataclass(frozen=True)
-class LoadedPolicy:
-    """A policy with where it came from ("owner/repo:.github/foureyes.yml@<sha>",
-    "org default", "built-in"): the gatherer returns this, `evaluate` takes both parts."""
-
-    policy: Policy
-    source: str
-
-
-BUILTIN = LoadedPolicy(DEFAULT_POLICY, BUILTIN_SOURCE)
 
 
 def match_deployment(policy: Policy, environment: str) -> DeploymentVerdict:
