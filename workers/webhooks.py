@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from app.audit.emit import emit
 from celery import shared_task
 
+from app.audit.emit import emit
 from app.services import services
 from workers import gate
 from workers.router import Router, dispatch
@@ -31,7 +31,7 @@ def process_delivery(event: str, delivery: str, payload: dict[str, Any]) -> int:
     installation = (payload.get("installation") or {}).get("id")
     repository = _repository(payload)
     structlog.contextvars.bind_contextvars(
-        delivery=delivery, event=event, installation=installation, repository=repository
+        delivery=delivery, github_event=event, installation=installation, repository=repository
     )
     sender = (payload.get("sender") or {}).get("login")
     emit(

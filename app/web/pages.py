@@ -17,7 +17,8 @@ bp = Blueprint("pages", __name__)
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
 <style>
-body {{ font: 15px/1.5 system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; }}
+body {{ font: 15px/1.5 system-ui, sans-serif; max-width: 60rem; margin: 2rem auto;
+       padding: 0 1rem; }}
 .pass {{ color: #1a7f37; }} .pending {{ color: #9a6700; }} .fail {{ color: #cf222e; }}
 .skip {{ color: #57606a; }} code {{ background: #f6f8fa; padding: 0 .2em; }}
 section {{ border-top: 1px solid #d0d7de; margin-top: 1.5rem; }}

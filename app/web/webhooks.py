@@ -10,11 +10,11 @@ from urllib.parse import parse_qs
 
 import structlog
 from flask import Blueprint, Response, jsonify, request
-from workers.webhooks import process_delivery
 
 from app import metrics
 from app.services import services
 from app.state import SharedStateUnavailable
+from workers.webhooks import process_delivery
 
 bp = Blueprint("webhooks", __name__)
 log = structlog.get_logger()
@@ -57,7 +57,7 @@ def receive() -> tuple[Response, int]:
     if not signature_valid(
         deps.settings.webhook_secret, body, request.headers.get("X-Hub-Signature-256")
     ):
-        log.warning("webhook.bad_signature", delivery=delivery[:64], event=event[:64])
+        log.warning("webhook.bad_signature", delivery=delivery[:64], github_event=event[:64])
         return _answer(401, "", "unauthorized", reason="bad or missing X-Hub-Signature-256")
     if not event or not delivery or len(event) > 64 or len(delivery) > 128:
         return _answer(400, "", "malformed", reason="X-GitHub-Event and X-GitHub-Delivery needed")
@@ -70,7 +70,7 @@ def receive() -> tuple[Response, int]:
         if not deps.state.add_if_absent(key, event, DEDUPE_TTL):
             return _answer(200, event, "duplicate", delivery=delivery)
     except SharedStateUnavailable as exc:
-        log.error("webhook.not_queued", delivery=delivery, event=event, error=str(exc))
+        log.error("webhook.not_queued", delivery=delivery, github_event=event, error=str(exc))
         return _answer(503, event, "unavailable", reason="could not record the delivery")
 
     try:
@@ -81,7 +81,7 @@ def receive() -> tuple[Response, int]:
             deps.state.delete(key)
         except SharedStateUnavailable:
             log.error("webhook.dedupe_key_stuck", delivery=delivery)
-        log.error("webhook.not_queued", delivery=delivery, event=event, error=str(exc))
+        log.error("webhook.not_queued", delivery=delivery, github_event=event, error=str(exc))
         return _answer(503, event, "unavailable", reason="could not queue the delivery")
-    log.info("webhook.queued", delivery=delivery, event=event, action=payload.get("action"))
+    log.info("webhook.queued", delivery=delivery, github_event=event, action=payload.get("action"))
     return _answer(202, event, "queued", delivery=delivery)
