@@ -78,12 +78,14 @@ def policy_error_result(error: PolicyError, source: str, head_sha: str) -> Resul
     )
     count = len(error.errors)
     detail = f" ({count} error{'s' if count != 1 else ''})" if count else ""
+    if children:
+        description = f"The policy {source} is invalid{detail}: nothing passes until it is fixed"
+    else:
+        description = f"The policy {source} cannot be used: {error}"
     root = Node(
         name=ROOT_NAME,
         status=Status.FAIL,
-        description=f"The policy {source} is invalid{detail}: nothing is approved until it is fixed"
-        if children
-        else f"The policy {source} cannot be used: {error}",
+        description=description,
         children=children,
         unblock=f"a maintainer fixes {source} on the default branch",
     )

@@ -87,7 +87,7 @@ class Requirement(_Model):
     """A rule's `require`: `approvals` distinct eligible humans with at least `permission`,
     in any of `teams` when given, among `users` when given."""
 
-    approvals: StrictInt = Field(1, ge=1, le=100)
+    approvals: StrictInt = Field(1, ge=1)
     permission: Permission = "write"
     teams: tuple[Team, ...] = ()
     users: tuple[Login, ...] = ()
