@@ -121,8 +121,7 @@ def lines(session: Session, fmt: str, since: datetime | None = None) -> Iterator
     """The export, one JSON document per line (with its newline), in seq order."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r} (expected one of {FORMATS})")
-    for row in stream(session, since=since):
-        event = row.to_dict()
+    for event in stream(session, since=since):
         document = to_ocsf(event) if fmt == "ocsf" else event
         yield canonical(document).decode("utf-8") + "\n"
 

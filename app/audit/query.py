@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from app.audit.chain import format_ts
+from app.audit.chain import HASHED_FIELDS, format_ts
 from app.audit.models import AuditEvent
 
 MAX_LIMIT = 500
@@ -79,10 +80,12 @@ def latest(session: Session, *, type: str, subject: str) -> AuditEvent | None:
     return session.scalars(query).first()
 
 
-def stream(session: Session, *, since: datetime | None = None) -> Iterator[AuditEvent]:
-    """Every event (since `since`) in seq order, fetched in batches through a server-side
-    cursor where the database has one, and expunged as it goes: constant memory."""
-    query = _filtered(since=since).execution_options(yield_per=STREAM_BATCH)
-    for partition in session.scalars(query).partitions():
-        yield from partition
-        session.expunge_all()
+def stream(session: Session, *, since: datetime | None = None) -> Iterator[dict[str, Any]]:
+    """Every event (since `since`) in seq order as `AuditEvent.to_dict()` dicts, fetched in
+    batches through a server-side cursor where the database has one. Plain rows, not ORM
+    objects, so nothing accumulates in the session: constant memory."""
+    columns = [getattr(AuditEvent, name) for name in (*HASHED_FIELDS, "hash")]
+    query = _filtered(since=since).with_only_columns(*columns)
+    result = session.execute(query.execution_options(yield_per=STREAM_BATCH))
+    for row in result:
+        yield row._asdict()

@@ -207,3 +207,30 @@ def test_secrets_never_reach_the_database_or_the_logs(tmp_path, sqlite_url):
         assert secret not in logs
         for path in files:
             assert secret.encode() not in path.read_bytes(), path
+
+
+def test_the_audit_job_retries_while_the_database_is_locked(flask_app, tmp_path):
+    """The job on the audit queue is retried (with backoff, without limit) rather than
+    dropped; once the database is back, the same job writes the event."""
+    from celery.exceptions import Retry
+
+    from tests.unit.audit.appender import sample_event
+    from workers.audit import append_event
+
+    deps = flask_app.extensions["foureyes"]
+    real_engine = deps.engine
+    deps.engine = create_engine(str(real_engine.url), connect_args={"timeout": 0.1})
+    holder = sqlite3.connect(tmp_path / "audit.sqlite", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    task = flask_app.extensions["celery"].tasks[append_event.name]
+    try:
+        with pytest.raises(Retry) as retried:
+            task.apply(args=(sample_event(1),), throw=True)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert retried.value.when > 0
+    assert task.max_retries is None and task.acks_late
+    deps.engine = real_engine
+    assert task.apply(args=(sample_event(1),), throw=True).get() == 1
+    assert [e.key for e in stored(flask_app)] == ["test:1"]
