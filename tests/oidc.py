@@ -19,6 +19,7 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -168,6 +169,20 @@ class OidcIssuer:
             headers={"kid": signing_kid},
         )
 
+    @property
+    def actions_url(self) -> str:
+        """Like `ACTIONS_ID_TOKEN_REQUEST_URL` (GitHub appends `&audience=`, so it has a `?`)."""
+        return f"{self.url}/actions/token?api-version=2.0"
+
+    actions_request_token = "actions-runtime-token"
+
+    def _actions_token(self, path: str, authorization: str | None) -> dict[str, Any]:
+        """GitHub Actions' OIDC token endpoint: a token for the asked audience."""
+        if authorization != f"bearer {self.actions_request_token}":
+            return {"error": "bad runtime token"}
+        audience = parse_qs(urlsplit(path).query).get("audience", [None])[0]
+        return {"value": self.token(github_actions_claims(), audience=audience)}
+
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         issuer = self
 
@@ -176,6 +191,8 @@ class OidcIssuer:
                 issuer.requests.append(self.path)
                 if self.path == "/.well-known/openid-configuration":
                     body = {"issuer": issuer.url, "jwks_uri": issuer.jwks_uri}
+                elif self.path.startswith("/actions/token?"):
+                    body = issuer._actions_token(self.path, self.headers.get("Authorization"))
                 elif self.path == "/jwks":
                     body = issuer.jwks()
                 else:

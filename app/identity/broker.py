@@ -14,6 +14,7 @@ from typing import Any
 
 import structlog
 from githubkit import GitHub
+from githubkit.exception import RequestFailed
 
 from app import metrics
 from app.audit.emit import emit
@@ -196,7 +197,13 @@ def mint(
 ) -> Issued:
     """Mint exactly `request.permissions` on one repository, hold it, record it, audit it."""
     token_id = secrets.token_hex(16)
-    body = deps.github.mint_token(installation_id, request.repository, request.permissions)
+    try:
+        body = deps.github.mint_token(installation_id, request.repository, request.permissions)
+    except RequestFailed as exc:
+        if exc.response.status_code != 422:
+            raise
+        reason = "the app's installation does not have these permissions on the repository"
+        raise deny(identity, request.repository, reason, installation_id) from exc
     raw = body["token"]
     now = datetime.now(UTC)
     github_expires = parse_time(body["expires_at"])

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,8 +21,8 @@ from app.config import Settings, TrustedIssuer
 from app.db import make_engine
 from app.identity.jwks import IssuerKeys
 from app.migrate import upgrade
+from app.simulator import Simulator
 from app.simulator.model import Token
-from app.simulator.server import Simulator
 from app.state import SqlState
 from tests.oidc import OidcIssuer, github_actions_claims
 
@@ -106,16 +108,8 @@ class Broker:
             return list(session.scalars(select(model)))
 
 
-@pytest.fixture
-def broker(tmp_path, issuer) -> Iterator[Broker]:
-    sim = Simulator()
-    sim.start()
-    policy = POLICY.format(issuer=issuer.url)
-    sim.add_repo("acme/agents", files={".github/foureyes.yml": policy})
-    sim.add_repo("acme/other", files={".github/foureyes.yml": "version: 1\n"})
-    sim.add_repo("elsewhere/app", files={".github/foureyes.yml": policy})
-    installed = sim.install(account="acme")
-    settings = Settings.from_mapping(
+def settings_for(sim: Simulator, installed: Any, issuer: OidcIssuer, tmp_path: Path, **extra: str):
+    return Settings.from_mapping(
         {
             "APP_ID": str(installed.app_id),
             "PRIVATE_KEY": installed.private_key,
@@ -125,11 +119,31 @@ def broker(tmp_path, issuer) -> Iterator[Broker]:
             "FOUREYES_INSTANCE_PATH": str(tmp_path / "instance"),
             "FOUREYES_EAGER": "1",
             "FOUREYES_TRUSTED_ISSUERS": json.dumps([{"issuer": issuer.url}]),
+            **extra,
         }
     )
-    flask_app = create_app(settings)
+
+
+@pytest.fixture(params=["sql"])
+def broker(request, tmp_path, issuer, simulator) -> Iterator[Broker]:
+    """The broker on the SQL shared state; `@pytest.mark.parametrize("broker", ["sql",
+    "redis"], indirect=True)` runs a test on Redis too."""
+    policy = POLICY.format(issuer=issuer.url)
+    simulator.add_repo("acme/agents", files={".github/foureyes.yml": policy})
+    simulator.add_repo("acme/other", files={".github/foureyes.yml": "version: 1\n"})
+    simulator.add_repo("elsewhere/app", files={".github/foureyes.yml": policy})
+    installed = simulator.install(account="acme")
+    extra = {}
+    if request.param == "redis":
+        extra["REDIS_URL"] = request.getfixturevalue("redis_url")
+    flask_app = create_app(settings_for(simulator, installed, issuer, tmp_path, **extra))
+    deps = flask_app.extensions["foureyes"]
+    if request.param == "redis":
+        deps.state.prefix = f"test:{uuid.uuid4().hex}:"
     try:
-        yield Broker(sim, issuer, flask_app, flask_app.test_client())
+        yield Broker(simulator, issuer, flask_app, flask_app.test_client())
     finally:
-        flask_app.extensions["foureyes"].engine.dispose()
-        sim.stop()
+        if request.param == "redis":
+            for key in deps.state.client.scan_iter(f"{deps.state.prefix}*"):
+                deps.state.client.delete(key)
+        deps.engine.dispose()

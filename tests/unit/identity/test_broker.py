@@ -186,3 +186,13 @@ def test_broker_off_without_trusted_issuers(broker):
     assert response.status_code == 503
     assert response.json["error"] == "broker_off"
     assert "FOUREYES_TRUSTED_ISSUERS" in response.json["reason"]
+
+
+def test_permissions_the_installation_lacks_are_denied(broker):
+    with broker.sim.world.lock:
+        for installation in broker.sim.world.installations.values():
+            installation.permissions["contents"] = "read"
+    response = broker.ask(GOOD)
+    assert response.status_code == 403
+    assert "installation does not have" in response.json["reason"]
+    assert broker.agent_tokens() == []

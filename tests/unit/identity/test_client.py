@@ -1,0 +1,99 @@
+"""The agent's command: `foureyes token request` and `foureyes token release` over HTTP."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+
+import pytest
+from click.testing import CliRunner
+from werkzeug.serving import make_server
+
+from app.cli import cli
+
+
+@pytest.fixture
+def served(broker) -> Iterator[str]:
+    """The broker's Flask app on a loopback port, as agents reach it."""
+    server = make_server("127.0.0.1", 0, broker.app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+
+
+def request_args(url: str, *extra: str) -> list[str]:
+    return [
+        "token", "request", "--repo", "acme/agents",
+        "--permissions", "contents:write,pull_requests:read", "--url", url, *extra,
+    ]  # fmt: skip
+
+
+def audience_env(broker, url: str) -> None:
+    """The broker's audience is its own URL: here, the loopback one."""
+    from dataclasses import replace
+
+    deps = broker.app.extensions["foureyes"]
+    deps.settings = replace(deps.settings, foureyes_url=url)
+
+
+def test_request_prints_the_token_for_gh_token(broker, served):
+    audience_env(broker, served)
+    jwt = broker.jwt(aud=served)
+    result = CliRunner().invoke(cli, request_args(served), env={"FOUREYES_ID_TOKEN": jwt})
+    assert result.exit_code == 0, result.output
+    [token] = broker.agent_tokens()
+    assert result.output.strip() == token.token
+    assert token.permissions == {"contents": "write", "pull_requests": "read"}
+
+
+def test_request_from_github_actions_oidc_with_json_and_release(broker, served, tmp_path):
+    audience_env(broker, served)
+    env = {
+        "ACTIONS_ID_TOKEN_REQUEST_URL": broker.issuer.actions_url,
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN": broker.issuer.actions_request_token,
+        "FOUREYES_ID_TOKEN": "",
+    }
+    result = CliRunner().invoke(cli, request_args(served, "--json", "--ttl", "300"), env=env)
+    assert result.exit_code == 0, result.output
+    issued = json.loads(result.output)
+    assert issued["branch_prefix"].startswith("agents/ci-agents/")
+    jwt_file = tmp_path / "id-token"
+    jwt_file.write_text(broker.jwt(aud=served))
+    released = CliRunner().invoke(
+        cli,
+        ["token", "release", issued["token_id"], "--url", served, "--id-token-file", jwt_file],
+        env={"FOUREYES_ID_TOKEN": ""},
+    )
+    assert released.exit_code == 0, released.output
+    assert broker.sim.world.tokens[issued["token"]].revoked
+
+
+def test_an_escalation_tells_the_agent_where_a_human_approves(broker, served):
+    audience_env(broker, served)
+    result = CliRunner().invoke(
+        cli,
+        [*request_args(served)[:4], "--permissions", "workflows:write", "--url", served],
+        env={"FOUREYES_ID_TOKEN": broker.jwt(aud=served)},
+    )
+    assert result.exit_code != 0
+    assert "escalation_required" in result.output
+    assert f"{served}/escalations/" in result.output
+    assert "--escalation " in result.output
+
+
+def test_no_identity_token_is_a_clear_error(served):
+    result = CliRunner().invoke(
+        cli,
+        request_args(served),
+        env={
+            "FOUREYES_ID_TOKEN": "",
+            "ACTIONS_ID_TOKEN_REQUEST_URL": "",
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "",
+        },
+    )
+    assert result.exit_code != 0
+    assert "id-token: write" in result.output
