@@ -35,7 +35,7 @@ def fetch_pull(gh: GitHub, repository: str, number: int) -> dict[str, Any]:
 
 def agent_link_for(deps: Services, repository: str, head_ref: str) -> AgentLink | None:
     """The token-broker record behind an agent branch, if the branch is one."""
-    from app.identity.broker import find_agent_link
+    from app.identity.links import find_agent_link
 
     with deps.sessions() as session:
         return find_agent_link(session, repository, head_ref)
@@ -60,23 +60,6 @@ def decide(deps: Services, gh: GitHub, repository: str, pull: dict[str, Any]) ->
         agent_link=link,
     )
     return Decision(evaluate(loaded.policy, facts, loaded.source), pull, link)
-
-
-def error_result(head_sha: str, message: str) -> Result:
-    """Fail closed: an evaluation that could not finish blocks, and says why."""
-    root = Node(
-        name="foureyes",
-        status=Status.FAIL,
-        description=f"The gate could not evaluate this pull request: {message}",
-        unblock="re-run the check once the cause is fixed; an approval alone will not pass it",
-    )
-    return Result(
-        conclusion=Conclusion.FAILURE,
-        title=f"Blocked: could not evaluate ({message})"[:200],
-        root=root,
-        agent_involved=True,
-        head_sha=head_sha,
-    )
 
 
 # A merge queue names its newest entry in the branch (`gh-readonly-queue/main/pr-42-<sha>`);

@@ -12,15 +12,14 @@ import time
 from typing import Any
 
 import structlog
-from app.audit.emit import emit
 from celery import shared_task
 
 from app import metrics
+from app.audit.emit import emit
 from app.errors import TransientError
 from app.gate import (
     Decision,
     decide,
-    error_result,
     fetch_pull,
     merge_group_pulls,
     merge_group_result,
@@ -28,6 +27,7 @@ from app.gate import (
 from app.github.client import github_errors
 from app.github.gather import ORG_POLICY_PATH, POLICY_PATH, pages
 from app.github.publish import publish_check
+from app.policy.evaluate import error_result
 from app.policy.result import Result
 from app.services import Services, services
 from app.state import held_lock
@@ -240,11 +240,13 @@ def evaluate_pull_request(self: Any, installation_id: int, repository: str, numb
             except TransientError as exc:
                 if self.request.retries < self.max_retries:
                     raise
-                decision, result = None, error_result(pull["head"]["sha"], str(exc))
+                decision, result = None, error_result(str(exc), "", pull["head"]["sha"])
             except Exception as exc:
                 log.exception("gate.evaluation_error")
                 decision = None
-                result = error_result(pull["head"]["sha"], f"internal error {type(exc).__name__}")
+                result = error_result(
+                    f"internal error {type(exc).__name__}", "", pull["head"]["sha"]
+                )
             record_decision(deps, gh, installation_id, repository, number, result, decision)
         metrics.EVALUATIONS.observe(time.perf_counter() - started)
         return str(result.conclusion)

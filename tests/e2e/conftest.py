@@ -1,0 +1,221 @@
+"""End-to-end fixtures: gunicorn and a Celery worker as real processes, real Redis, the
+simulator over real HTTP. One stack per test session; tests isolate by repository name.
+
+`stack.wait_check(repo, sha)` polls the simulator until the gate's check run on `sha`
+is completed with the wanted conclusion (or times out, showing what is there).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis
+
+from app.simulator import Installed, Simulator
+from app.simulator.model import CheckRun
+
+E2E_REDIS_DB = 14
+ADMIN_TOKEN = "e2e-admin-token"
+CHECK_NAME = "foureyes"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
+    """Poll `predicate` until it returns something truthy; fail with `what` on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.1)
+
+
+@dataclass
+class Stack:
+    simulator: Simulator
+    installed: Installed
+    url: str
+    env: dict[str, str]
+    workdir: Path
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    @property
+    def world(self) -> Any:
+        return self.simulator.world
+
+    def repo(self, prefix: str = "repo", files: dict[str, str] | None = None, **roles: str) -> str:
+        """A fresh repository in `acme` (isolates tests) with `login=role` collaborators."""
+        name = f"acme/{prefix}-{uuid.uuid4().hex[:8]}"
+        self.simulator.add_repo(name, files=files or {"README.md": "# test\n"})
+        for login, role in roles.items():
+            self.simulator.add_user(login)
+            self.simulator.set_role(name, login, role)
+        return name
+
+    def check_runs(self, repo: str, sha: str) -> list[CheckRun]:
+        with self.world.lock:
+            return [
+                run
+                for run in self.world.check_runs.values()
+                if run.repo.lower() == repo.lower()
+                and run.head_sha == sha
+                and run.name == CHECK_NAME
+            ]
+
+    def wait_check(self, repo: str, sha: str, conclusion: str, timeout: float = 30.0) -> CheckRun:
+        def done() -> CheckRun | None:
+            runs = self.check_runs(repo, sha)
+            if runs and runs[0].status == "completed" and runs[0].conclusion == conclusion:
+                return runs[0]
+            return None
+
+        try:
+            return wait_for(done, timeout, f"check {conclusion} on {repo}@{sha[:7]}")
+        except pytest.fail.Exception:
+            runs = self.check_runs(repo, sha)
+            seen = [(r.status, r.conclusion, r.output.get("title")) for r in runs]
+            pytest.fail(f"wanted {conclusion} on {repo}@{sha[:7]}, saw {seen}")
+
+    def head(self, repo: str, number: int) -> str:
+        with self.world.lock:
+            return self.world.repo(repo).pulls[number].head_sha
+
+    def settle(self, timeout: float = 30.0) -> None:
+        """Wait until the broker queues are empty and no evaluation is pending."""
+        client = redis.Redis.from_url(self.env["REDIS_URL"])
+
+        def idle() -> bool:
+            queued = client.llen("celery") + client.llen("audit")
+            unacked = client.hlen("unacked")
+            pending = any(True for _ in client.scan_iter("foureyes:pending:*", count=1000))
+            return queued == 0 and unacked == 0 and not pending
+
+        wait_for(idle, timeout, "the queues to drain")
+
+    def audit(self, **params: str) -> list[dict[str, Any]]:
+        response = httpx.get(
+            f"{self.url}/api/audit/events",
+            params={"limit": "500", **params},
+            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+            timeout=10,
+        )
+        response.raise_for_status()
+        return response.json()["events"]
+
+
+def start_process(
+    name: str, args: list[str], env: dict[str, str], workdir: Path
+) -> subprocess.Popen:
+    log = open(workdir / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the process
+    return subprocess.Popen(args, env=env, cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def worker_command() -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "workers",
+        "worker",
+        "--concurrency",
+        "2",
+        "--loglevel",
+        "INFO",
+        "--without-gossip",
+        "--without-mingle",
+    ]
+
+
+@pytest.fixture(scope="session")
+def stack(
+    tmp_path_factory: pytest.TempPathFactory, _redis_reachable: str | None
+) -> Iterator[Stack]:
+    if _redis_reachable:
+        if os.environ.get("CI"):
+            pytest.fail(f"{_redis_reachable} (required when CI is set)")
+        pytest.skip(_redis_reachable)
+    workdir = tmp_path_factory.mktemp("e2e")
+    redis_url = f"redis://127.0.0.1:6379/{E2E_REDIS_DB}"
+    redis.Redis.from_url(redis_url).flushdb()
+    simulator = Simulator()
+    simulator.start()
+    installed = simulator.install(account="acme")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("FOUREYES_", "GITHUB_"))},
+        "APP_ID": str(installed.app_id),
+        "PRIVATE_KEY": installed.private_key,
+        "WEBHOOK_SECRET": installed.webhook_secret,
+        "GITHUB_API_URL": simulator.url,
+        "FOUREYES_URL": url,
+        "DATABASE_URL": f"sqlite:///{workdir / 'foureyes.sqlite'}",
+        "REDIS_URL": redis_url,
+        "FOUREYES_ADMIN_TOKEN": ADMIN_TOKEN,
+        "FOUREYES_INSTANCE_PATH": str(workdir / "instance"),
+    }
+    stack = Stack(simulator, installed, url, env, workdir)
+    stack.processes["web"] = start_process(
+        "web",
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "app:create_app()",
+        ],
+        env,
+        workdir,
+    )
+    stack.processes["worker"] = start_process("worker", worker_command(), env, workdir)
+
+    def ready() -> bool:
+        for process in stack.processes.values():
+            if process.poll() is not None:
+                pytest.fail(f"{process.args[2:4]} exited; see {workdir}")
+        try:
+            return httpx.get(f"{url}/readyz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_for(ready, 60, "gunicorn to be ready")
+    simulator.configure_webhook(installed.app_id, url)
+    try:
+        yield stack
+    finally:
+        for process in stack.processes.values():
+            stop_process(process)
+        simulator.stop()
+        redis.Redis.from_url(redis_url).flushdb()
