@@ -25,7 +25,8 @@ import redis
 from app.simulator import Installed, Simulator
 from app.simulator.model import CheckRun
 
-E2E_REDIS_DB = 14
+# Parallel runs (several developers on one machine) pick distinct databases.
+E2E_REDIS_DB = int(os.environ.get("E2E_REDIS_DB", "14"))
 ADMIN_TOKEN = "e2e-admin-token"
 CHECK_NAME = "foureyes"
 
