@@ -68,6 +68,9 @@ def ineligibility(
     sha = contributors(facts).get(key)
     if sha is not None and not policy.merge.allow_contributors:
         reasons.append(f"authored or committed commit {sha[:7]}")
+    elif not facts.complete and not policy.merge.allow_contributors:
+        # GitHub lists at most 250 commits: a reviewer may have committed beyond them.
+        reasons.append("the commit list is incomplete, so committing to it cannot be ruled out")
     reviewer = facts.reviewers.get(login) or facts.reviewers.get(key)
     permission = reviewer.permission if reviewer is not None else None
     if permission not in PERMISSION_ORDER:

@@ -410,6 +410,17 @@ def test_incomplete_facts_apply_agent_false_rules_too():
     assert rule(result, "humans").status is Status.PENDING
 
 
+def test_incomplete_commits_cannot_rule_out_a_committer_approving():
+    facts = with_approvals(replace(agent_pr(), complete=False), "alice")
+    result = judge(facts)
+    assert result.conclusion is Conclusion.ACTION_REQUIRED
+    (considered,) = rule(result, "human review").approvals
+    assert not considered.counted
+    assert "incomplete" in considered.reason
+    contributors_allowed = load_policy("merge:\n  allow_contributors: true\n", "x")
+    assert judge(facts, contributors_allowed).conclusion is Conclusion.SUCCESS
+
+
 def test_an_exception_during_evaluation_is_a_failure_not_a_pass():
     broken = replace(agent_pr(), reviews=(None,))
     result = judge(broken)
