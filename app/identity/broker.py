@@ -115,7 +115,7 @@ def deny(
     metrics.TOKENS.labels("denied").inc()
     emit(
         "token.denied",
-        subject=f"repository:{repository}",
+        subject=repository,
         installation_id=installation_id,
         repository=repository,
         agent=identity.agent,
@@ -154,7 +154,10 @@ def request_token(deps: Services, identity: WorkloadIdentity, request: TokenRequ
         deny(identity, request.repository, "foureyes is not installed on the repository")
         raise NotInstalled(f"foureyes is not installed on {request.repository}") from exc
     if request.escalation:
-        approved = escalation.redeem(deps, identity, request)
+        try:
+            approved = escalation.redeem(deps, identity, request)
+        except DeniedError as exc:
+            raise deny(identity, request.repository, str(exc), installation_id) from exc
         try:
             issued = mint(
                 deps,

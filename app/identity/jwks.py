@@ -53,15 +53,14 @@ def fetch_json(client: httpx.Client, url: str) -> dict[str, Any]:
 class IssuerKeys:
     """Finds the public key that signed a token, for each trusted issuer."""
 
-    def __init__(self, state: SharedState, client: httpx.Client | None = None) -> None:
+    def __init__(self, state: SharedState) -> None:
         self.state = state
-        self.client = client or httpx.Client(timeout=TIMEOUT, follow_redirects=False)
 
-    def _jwks_uri(self, issuer: TrustedIssuer) -> str:
+    def _jwks_uri(self, client: httpx.Client, issuer: TrustedIssuer) -> str:
         if issuer.jwks_uri:
             return issuer.jwks_uri
         discovery = fetch_json(
-            self.client, issuer.issuer.rstrip("/") + "/.well-known/openid-configuration"
+            client, issuer.issuer.rstrip("/") + "/.well-known/openid-configuration"
         )
         if discovery.get("issuer") != issuer.issuer:
             raise TransientError(f"discovery of {issuer.issuer} names another issuer")
@@ -75,7 +74,9 @@ class IssuerKeys:
         return uri
 
     def _refresh(self, issuer: TrustedIssuer) -> list[dict[str, Any]]:
-        keys = fetch_json(self.client, self._jwks_uri(issuer)).get("keys")
+        # Fetches are rare (cached for all processes): a client per refresh is cheap.
+        with httpx.Client(timeout=TIMEOUT, follow_redirects=False) as client:
+            keys = fetch_json(client, self._jwks_uri(client, issuer)).get("keys")
         if not isinstance(keys, list):
             raise TransientError(f"the JWKS of {issuer.issuer} has no keys list")
         keys = [key for key in keys if isinstance(key, dict)]
