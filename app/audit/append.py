@@ -60,7 +60,7 @@ def append(engine: Engine, event: dict[str, Any]) -> int:
     database cannot be reached or stays locked (retried by the task).
     """
     clean = normalise_event(event)
-    refuse_secrets({name: clean[name] for name in ("subject", "reason", "data")})
+    refuse_secrets(clean)
     try:
         with chain_transaction(engine) as conn:
             existing = conn.execute(

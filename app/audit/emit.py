@@ -55,17 +55,17 @@ def emit(
             "key": key or str(uuid.uuid4()),
         }
     )
-    refuse_secrets({name: event[name] for name in ("subject", "reason", "data")})
+    refuse_secrets(event)
     task = _append_task()
     try:
         # Eager mode runs the job inline and propagates its failure (a Retry included).
         task.apply_async(args=(event,))
     except Exception as exc:
-        log.error("audit.not_queued", type=type, key=event["key"], error=type_name(exc))
-        raise TransientError(f"the audit event was not queued: {type_name(exc)}") from exc
+        log.error("audit.not_queued", type=type, key=event["key"], error=_type_name(exc))
+        raise TransientError(f"the audit event was not queued: {_type_name(exc)}") from exc
 
 
-def type_name(exc: BaseException) -> str:
+def _type_name(exc: BaseException) -> str:
     return type(exc).__name__
 
 

@@ -150,9 +150,12 @@ def test_secrets_in_data_are_refused_without_echoing_them(flask_app, data):
     assert stored(flask_app) == []
 
 
-def test_a_token_in_the_reason_is_refused(flask_app):
-    with flask_app.app_context(), pytest.raises(ValueError, match="reason"):
-        emit("token.denied", subject="token:t1", reason=f"bad {github_token()}")
+@pytest.mark.parametrize("field", ["reason", "actor", "agent", "subject", "key"])
+def test_a_token_in_any_field_is_refused(flask_app, field):
+    fields = {"subject": "token:t1", field: f"bad {github_token()}"}
+    with flask_app.app_context(), pytest.raises(ValueError, match=field):
+        emit("token.denied", **fields)
+    assert stored(flask_app) == []
 
 
 def test_secrets_never_reach_the_database_or_the_logs(tmp_path, sqlite_url):
