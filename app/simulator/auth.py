@@ -41,6 +41,9 @@ def authenticate(world: World, header: str | None) -> Auth:
         app = verify_app_jwt(world, value)
         return Auth("app", app_id=app.id)
     with world.lock:
+        if value in world.oauth.user_tokens:
+            login, app_id = world.oauth.user_tokens[value]
+            return Auth("user", app_id=app_id, login=login)
         token = world.tokens.get(value)
         if token is None or token.revoked or token.expires_at <= world.now():
             raise HttpError(401, "Bad credentials")

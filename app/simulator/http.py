@@ -27,10 +27,11 @@ MAX_PER_PAGE = 100
 
 @dataclass(frozen=True)
 class Auth:
-    kind: str  # app | installation | none
+    kind: str  # app | installation | user | none
     app_id: int | None = None
     installation_id: int | None = None
     token: Token | None = None
+    login: str | None = None  # a user token's user (OAuth sign-in, `routes_oauth`)
 
 
 @dataclass

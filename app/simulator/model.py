@@ -210,3 +210,14 @@ class RecordedRequest:
     auth: str  # app | installation | none
     installation_id: int | None
     app_id: int | None
+
+
+@dataclass
+class OAuthState:
+    """GitHub's web sign-in for apps (`routes_oauth`): who is signed in to the simulated
+    github.com, the apps' client secrets, pending codes and the user tokens handed out."""
+
+    browser_login: str | None = None
+    client_secrets: dict[str, str] = field(default_factory=dict, repr=False)  # client id ->
+    codes: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # (client, login, uri)
+    user_tokens: dict[str, tuple[str, int]] = field(default_factory=dict, repr=False)

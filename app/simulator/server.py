@@ -29,11 +29,13 @@ from app.simulator.world import World
 
 # One line per area; a new area adds its module here.
 ROUTE_MODULES = (
+    "app.simulator.routes_oauth",  # first: it answers user tokens on `/repos/{owner}/{repo}`
     "app.simulator.routes_apps",
     "app.simulator.routes_repos",
     "app.simulator.routes_pulls",
     "app.simulator.routes_checks",
     "app.simulator.routes_issues",
+    "app.simulator.routes_deliveries",
 )
 RATE_LIMIT = 5000
 UNAUTHENTICATED_RATE_LIMIT = 60

@@ -24,6 +24,7 @@ from app.simulator.model import (
     Commit,
     Delivery,
     Installation,
+    OAuthState,
     Repo,
     Token,
     User,
@@ -86,6 +87,7 @@ class World:
         self.check_runs: dict[int, CheckRun] = {}
         self.tokens: dict[str, Token] = {}
         self.deliveries: list[Delivery] = []
+        self.oauth = OAuthState()
         self._ids = itertools.count(1001)
 
     # -- ids and time ----------------------------------------------------------------
