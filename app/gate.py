@@ -6,18 +6,28 @@ explain` (which only prints it). No decision is written here.
 
 from __future__ import annotations
 
+import json
 import re
+import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from githubkit import GitHub
 
-from app.github.client import github_errors
+from app.github.client import github_errors, parse_time
 from app.github.gather import gather_pull_request, load_repository_policy, pages
 from app.policy.evaluate import evaluate, policy_error_result
 from app.policy.facts import AgentLink
 from app.policy.result import Conclusion, Node, Result, Status
 from app.services import Services
+from app.state import SharedState
+
+# A `pull_request` webhook's copy of the pull request waits this long for its evaluation,
+# and is trusted only while GitHub's `updated_at` is this recent (old redeliveries are not).
+OFFER_TTL = 120.0
+OFFER_MAX_AGE = 300.0
+EVALUATED_TTL = 7 * 24 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -31,6 +41,62 @@ def fetch_pull(gh: GitHub, repository: str, number: int) -> dict[str, Any]:
     owner, name = repository.split("/", 1)
     with github_errors():
         return gh.rest.pulls.get(owner, name, number).json()
+
+
+def offer_pull(state: SharedState, repository: str, pull: dict[str, Any]) -> None:
+    """Offer the pull request a `pull_request` webhook carried to the next evaluation.
+
+    One offer waits at a time. A second one before the evaluation takes the first marks
+    both ambiguous (deliveries may arrive out of order), and the evaluation asks GitHub.
+    Only full pull request objects (with the `commits` and `changed_files` counts that
+    tell a complete commit list from GitHub's capped one) are offered.
+    """
+    if "commits" not in pull or "changed_files" not in pull or not pull.get("updated_at"):
+        return
+    number = pull["number"]
+    if not state.add_if_absent(_offer_key(repository, number), json.dumps(pull), OFFER_TTL):
+        state.set(_conflict_key(repository, number), secrets.token_hex(8), OFFER_TTL)
+
+
+def current_pull(
+    gh: GitHub, state: SharedState, repository: str, number: int, now: datetime | None = None
+) -> dict[str, Any]:
+    """The pull request at its newest state: the webhook's copy when that is provably the
+    newest, else `GET /pulls/{number}`. Call while holding the pull request's lock.
+
+    The copy is used only when it is the one offer since the last evaluation, is recent,
+    and its `updated_at` is strictly later than that of every pull request object an
+    evaluation of this pull request used before (one-second resolution: a tie asks
+    GitHub). So an out-of-order or redelivered older payload never wins over a newer
+    state, and a head, label or base change is never judged on an older copy.
+    """
+    offer_key, conflict_key = _offer_key(repository, number), _conflict_key(repository, number)
+    evaluated_key = f"pull-evaluated:{repository}#{number}"
+    offered, conflict = state.get(offer_key), state.get(conflict_key)
+    if offered is not None:
+        state.delete(offer_key, offered)
+    if conflict is not None:
+        state.delete(conflict_key, conflict)
+    last = state.get(evaluated_key)
+    pull = json.loads(offered) if offered is not None and conflict is None else None
+    if pull is not None:
+        updated = parse_time(pull["updated_at"])
+        age = ((now or datetime.now(UTC)) - updated).total_seconds()
+        if age > OFFER_MAX_AGE or (last is not None and updated <= parse_time(last)):
+            pull = None
+    if pull is None:
+        pull = fetch_pull(gh, repository, number)
+    if last is None or parse_time(pull["updated_at"]) > parse_time(last):
+        state.set(evaluated_key, pull["updated_at"], EVALUATED_TTL)
+    return pull
+
+
+def _offer_key(repository: str, number: int) -> str:
+    return f"pull-offer:{repository}#{number}"
+
+
+def _conflict_key(repository: str, number: int) -> str:
+    return f"pull-offer-conflict:{repository}#{number}"
 
 
 def agent_link_for(deps: Services, repository: str, head_ref: str) -> AgentLink | None:

@@ -1,4 +1,12 @@
-"""Publish the gate's decision as one check run per head commit, updated in place."""
+"""Publish the gate's decision as one check run per head commit, updated in place.
+
+A publication costs one request. The run's id is cached per head; on a miss, a
+"posting" marker set just before the first POST tells a fresh head (no marker: POST at
+once, no look-up) from a retry whose earlier POST may have landed though its response
+was lost (marker, no id: look the run up first, so the retry updates it rather than
+adding a second). Only a lost shared state makes a duplicate run, and GitHub then
+judges the head by the newest run of the name, which carries the newest decision.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +30,14 @@ def external_id(result: Result) -> str:
     return f"foureyes:{digest}"
 
 
+def run_key(repository: str, head_sha: str, check_name: str) -> str:
+    return f"check:{repository}@{head_sha}:{check_name}"
+
+
+def posting_key(repository: str, head_sha: str, check_name: str) -> str:
+    return f"check-posting:{repository}@{head_sha}:{check_name}"
+
+
 def find_check_run(
     gh: GitHub, state: SharedState, repository: str, head_sha: str, check_name: str, app_id: int
 ) -> int | None:
@@ -30,7 +46,7 @@ def find_check_run(
     Filtering by app id matters: anyone with write access can post a check of the same
     name from another app or a workflow, and the gate must never update or trust it.
     """
-    cached = state.get(f"check:{repository}@{head_sha}:{check_name}")
+    cached = state.get(run_key(repository, head_sha, check_name))
     if cached:
         return int(cached)
     owner, name = repository.split("/", 1)
@@ -69,7 +85,13 @@ def publish_check(
         "details_url": details_url,
         "external_id": external_id(result),
     }
-    run_id = find_check_run(gh, state, repository, head_sha, check_name, app_id)
+    cached = state.get(run_key(repository, head_sha, check_name))
+    if cached:
+        run_id: int | None = int(cached)
+    elif state.add_if_absent(posting_key(repository, head_sha, check_name), "1", CHECK_ID_TTL):
+        run_id = None
+    else:
+        run_id = find_check_run(gh, state, repository, head_sha, check_name, app_id)
     with github_errors():
         if run_id is None:
             run = gh.rest.checks.create(
@@ -77,5 +99,5 @@ def publish_check(
             ).json()
         else:
             run = gh.rest.checks.update(owner, name, run_id, data=body).json()
-    state.set(f"check:{repository}@{head_sha}:{check_name}", str(run["id"]), CHECK_ID_TTL)
+    state.set(run_key(repository, head_sha, check_name), str(run["id"]), CHECK_ID_TTL)
     return run

@@ -1,0 +1,131 @@
+"""GitHub requests per event on a warm cache, through the real intake and gate task.
+
+The minimum that answers each event: a new push needs the new head's commits and files,
+the reviews, and one check-run write; a review needs the pull request, the reviews and
+one write. The policy file is a conditional GET (a free 304) when it has not changed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from app.github.publish import run_key
+from app.simulator.model import RecordedRequest
+from tests.unit.github.conftest import AGENT, REPO, Gate, conditional, counted
+
+POLICY_GET = f"GET /repos/{REPO}/contents/.github/foureyes.yml"
+PULL = f"/repos/{REPO}/pulls/1"
+
+
+def warm(gate: Gate) -> int:
+    """An agent's pull request, evaluated once, with `maintainer` looked up once."""
+    number = gate.simulator.open_pull_request(REPO, author=AGENT, files={"src/a.py": "1\n"})
+    gate.deliver("pull_request")
+    gate.simulator.review(REPO, number, "maintainer", state="COMMENTED")
+    gate.deliver("pull_request_review")
+    gate.simulator.review(REPO, number, "maintainer", state="CHANGES_REQUESTED")
+    gate.deliver("pull_request_review")
+    return number
+
+
+def repeated(requests: list[RecordedRequest]) -> list[str]:
+    seen = Counter((r.method, r.path, tuple(sorted(r.query.items()))) for r in requests)
+    return [f"{method} {path}" for (method, path, _), n in seen.items() if n > 1]
+
+
+def test_a_new_push_costs_four_requests_and_a_free_policy_check(gate: Gate):
+    number = warm(gate)
+    head = gate.simulator.push(REPO, number, author=AGENT, files={"src/a.py": "2\n"})
+    requests = gate.deliver("pull_request")
+    assert sorted(counted(requests)) == sorted(
+        [
+            f"GET {PULL}/commits",
+            f"GET {PULL}/files",
+            f"GET {PULL}/reviews",
+            f"POST /repos/{REPO}/check-runs",
+        ]
+    )
+    assert conditional(requests) == [POLICY_GET]
+    [run] = gate.check_runs(head)
+    assert run.conclusion == "action_required"
+
+
+def test_a_review_on_an_unchanged_pull_request_costs_three_requests(gate: Gate):
+    number = warm(gate)
+    head = gate.head(number)
+    gate.simulator.review(REPO, number, "maintainer")
+    requests = gate.deliver("pull_request_review")
+    [run] = gate.check_runs(head)
+    assert sorted(counted(requests)) == sorted(
+        [f"GET {PULL}", f"GET {PULL}/reviews", f"PATCH /repos/{REPO}/check-runs/{run.id}"]
+    )
+    assert conditional(requests) == [POLICY_GET]
+    assert run.conclusion == "success"
+
+
+def test_permission_look_ups_are_cached_across_evaluations_for_a_bounded_time(gate: Gate):
+    number = warm(gate)
+    gate.simulator.review(REPO, number, "second", state="COMMENTED")
+    gate.simulator.review(REPO, number, "second", state="CHANGES_REQUESTED")
+    first = gate.deliver("pull_request_review")
+    again = gate.deliver("pull_request_review")
+    permission = f"GET /repos/{REPO}/collaborators/second/permission"
+    assert counted(first).count(permission) == 1
+    assert permission not in counted(again)
+    # Bounded: once the cached answer expires, the next evaluation asks GitHub again.
+    state = gate.app.extensions["foureyes"].state
+    state.delete(f"perm:{REPO}:second")
+    assert permission in counted(gate.deliver("pull_request_review"))
+
+
+def test_team_memberships_are_looked_up_once_per_reviewer(gate: Gate):
+    policy = (
+        "version: 1\nagents: {logins: ['ci-agent-*']}\nmerge:\n  rules:\n"
+        "    - name: security\n      require: {approvals: 1, teams: [acme/security]}\n"
+    )
+    gate.simulator.push_default_branch(REPO, {".github/foureyes.yml": policy}, pusher="maintainer")
+    gate.simulator.add_team_member("acme/security", "second")
+    number = gate.simulator.open_pull_request(REPO, author=AGENT, files={"b.py": "1\n"})
+    gate.deliver("pull_request")
+    gate.simulator.review(REPO, number, "second")
+    first = gate.deliver("pull_request_review")
+    again = gate.deliver("pull_request_review")
+    membership = "GET /orgs/acme/teams/security/memberships/second"
+    assert counted(first).count(membership) == 1
+    assert membership not in counted(again)
+    [run] = gate.check_runs(gate.head(number))
+    assert run.conclusion == "success"
+
+
+def test_no_request_is_repeated_within_one_evaluation(gate: Gate):
+    number = gate.simulator.open_pull_request(REPO, author=AGENT, files={"a.py": "1\n"})
+    story = [gate.deliver("pull_request")]
+    gate.simulator.review(REPO, number, "maintainer")
+    story.append(gate.deliver("pull_request_review"))
+    gate.simulator.push(REPO, number, author=AGENT, files={"a.py": "2\n"})
+    story.append(gate.deliver("pull_request"))
+    gate.simulator.label(REPO, number, "ai-generated", sender="maintainer")
+    story.append(gate.deliver("pull_request"))
+    gate.simulator.review(REPO, number, "second")
+    story.append(gate.deliver("pull_request_review"))
+    for requests in story:
+        assert repeated(requests) == []
+
+
+def test_a_retry_after_a_lost_create_response_updates_the_run_instead_of_adding_one(
+    gate: Gate,
+):
+    number = warm(gate)
+    head = gate.simulator.push(REPO, number, author=AGENT, files={"src/a.py": "3\n"})
+    sync = gate.simulator.last_payload
+    gate.deliver("pull_request", sync)
+    [run] = gate.check_runs(head)
+    # The POST landed but its answer never arrived: no run id was cached for the head.
+    gate.app.extensions["foureyes"].state.delete(run_key(REPO, head, "foureyes"))
+    gate.simulator.review(REPO, number, "maintainer")
+    requests = gate.deliver("pull_request_review")
+    assert f"GET /repos/{REPO}/commits/{head}/check-runs" in counted(requests)
+    assert f"PATCH /repos/{REPO}/check-runs/{run.id}" in counted(requests)
+    [updated] = gate.check_runs(head)
+    assert updated.id == run.id
+    assert updated.conclusion == "success"
