@@ -46,3 +46,34 @@ def _fail(lines: list[str]) -> NoReturn:
     for line in lines:
         click.echo(line)
     raise click.exceptions.Exit(1)
+
+
+@policy.command("explain")
+@click.option("--repo", "repository", required=True, metavar="OWNER/REPO")
+@click.option("--pr", "number", required=True, type=int, help="The pull request number.")
+def explain(repository: str, number: int) -> None:
+    """Why a pull request passes or blocks, read live from GitHub: the decision tree the
+    check run shows. Exit status 0 success, 1 blocked, 2 could not evaluate."""
+    from app.config import Settings
+    from app.errors import FoureyesError
+    from app.gate import decide, fetch_pull
+    from app.migrate import upgrade
+    from app.policy.render import plain_text
+    from app.services import build_services
+
+    if repository.count("/") != 1 or not all(repository.split("/")):
+        raise click.BadParameter("expected OWNER/REPO", param_hint="--repo")
+    try:
+        settings = Settings.from_env()
+        deps = build_services(settings)
+        # Agent links live in the database: the same one the server writes.
+        upgrade(deps.engine, settings.instance_path)
+        gh = deps.github.for_installation(deps.github.repository_installation(repository))
+        with gh:
+            decision = decide(deps, gh, repository, fetch_pull(gh, repository, number))
+    except Exception as exc:
+        why = str(exc) if isinstance(exc, FoureyesError) else f"{type(exc).__name__}: {exc}"
+        click.echo(f"{repository}#{number}: cannot evaluate: {why}", err=True)
+        raise click.exceptions.Exit(2) from exc
+    click.echo(plain_text(decision.result))
+    raise click.exceptions.Exit(0 if decision.result.conclusion == "success" else 1)
