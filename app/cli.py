@@ -6,8 +6,10 @@ import click
 
 from app.audit.cli import audit
 from app.config import Settings
+from app.demo.cli import demo
 from app.identity.cli import token
 from app.policy.cli import policy
+from app.replay import replay
 
 
 @click.group()
@@ -45,6 +47,8 @@ def serve(host: str, port: int, workers: int) -> None:
 cli.add_command(policy)
 cli.add_command(audit)
 cli.add_command(token)
+cli.add_command(demo)
+cli.add_command(replay)
 
 
 def main() -> None:

@@ -7,9 +7,9 @@ from werkzeug.exceptions import HTTPException
 
 
 def register_blueprints(flask_app: Flask) -> None:
-    from app.web import audit_api, health, pages, tokens, webhooks
+    from app.web import audit_api, health, login, pages, setup, tokens, webhooks
 
-    for module in (health, webhooks, pages, audit_api, tokens):
+    for module in (health, webhooks, login, pages, audit_api, tokens, setup):
         flask_app.register_blueprint(module.bp)
 
     @flask_app.errorhandler(HTTPException)
