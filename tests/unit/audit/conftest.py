@@ -8,7 +8,6 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-import redis
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -17,11 +16,11 @@ from app.config import Settings
 from app.db import make_engine
 from app.migrate import upgrade
 
+_POSTGRES = make_url(os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1/test"))
 # SQLAlchemy 2.1 maps a bare `postgresql://` to psycopg 3; the dev extras install psycopg2.
-POSTGRES_ADMIN_URL = os.environ.get(
-    "FOUREYES_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
-)
-REDIS_TEST_URL = os.environ.get("FOUREYES_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+if _POSTGRES.drivername == "postgresql":
+    _POSTGRES = _POSTGRES.set(drivername="postgresql+psycopg2")
+POSTGRES_ADMIN_URL = _POSTGRES.render_as_string(hide_password=False)
 ADMIN_TOKEN = "admin-token-for-audit-tests"
 
 
@@ -35,7 +34,7 @@ def unavailable(what: str, error: Exception) -> None:
 
 
 @pytest.fixture
-def postgres_url() -> Iterator[str]:
+def fresh_postgres_url() -> Iterator[str]:
     """The URL of a new, empty PostgreSQL database, dropped afterwards."""
     admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     name = f"foureyes_audit_{uuid.uuid4().hex[:12]}"
@@ -54,22 +53,13 @@ def postgres_url() -> Iterator[str]:
         admin.dispose()
 
 
-@pytest.fixture
-def redis_test_url() -> str:
-    try:
-        redis.Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=2).ping()
-    except redis.RedisError as exc:
-        unavailable("Redis", exc)
-    return REDIS_TEST_URL
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request, tmp_path) -> str:
     """A migrated audit database, on SQLite and on PostgreSQL."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'audit.sqlite'}"
     else:
-        url = request.getfixturevalue("postgres_url")
+        url = request.getfixturevalue("fresh_postgres_url")
     engine = make_engine(url)
     upgrade(engine, tmp_path)
     engine.dispose()

@@ -69,7 +69,7 @@ def count_key(engine, key):
         return session.scalar(select(func.count()).where(AuditEvent.key == key))
 
 
-def test_a_killed_worker_loses_no_event_and_writes_it_once(tmp_path, sqlite_url, redis_test_url):
+def test_a_killed_worker_loses_no_event_and_writes_it_once(tmp_path, sqlite_url, redis_url):
     instance = tmp_path / "instance"
     instance.mkdir()
     env = {
@@ -79,7 +79,7 @@ def test_a_killed_worker_loses_no_event_and_writes_it_once(tmp_path, sqlite_url,
     }
     env.update(
         DATABASE_URL=sqlite_url,
-        REDIS_URL=redis_test_url,
+        REDIS_URL=redis_url,
         FOUREYES_INSTANCE_PATH=str(instance),
         FOUREYES_VISIBILITY_TIMEOUT=str(VISIBILITY_TIMEOUT),
         PYTHONPATH=str(ROOT),
@@ -95,7 +95,7 @@ def test_a_killed_worker_loses_no_event_and_writes_it_once(tmp_path, sqlite_url,
     second = None
     try:
         flask_app = create_app(
-            app_settings(tmp_path, sqlite_url, FOUREYES_EAGER="", REDIS_URL=redis_test_url)
+            app_settings(tmp_path, sqlite_url, FOUREYES_EAGER="", REDIS_URL=redis_url)
         )
         with flask_app.app_context():
             emit("token.revoked", subject="token:t-kill", key=key, data={"token_id": "t-kill"})
