@@ -19,10 +19,12 @@ from app.audit.emit import emit
 from app.errors import TransientError
 from app.gate import (
     Decision,
+    current_pull,
     decide,
     fetch_pull,
     merge_group_pulls,
     merge_group_result,
+    offer_pull,
 )
 from app.github.client import github_errors
 from app.github.gather import ORG_POLICY_PATH, POLICY_PATH, pages
@@ -74,6 +76,8 @@ def _installation(payload: dict[str, Any]) -> int:
 def on_pull_request(payload: dict[str, Any], deps: Services) -> None:
     if payload["action"] == "edited" and "base" not in (payload.get("changes") or {}):
         return
+    # Offered before the evaluation is requested, so the evaluation that runs next sees it.
+    offer_pull(deps.state, payload["repository"]["full_name"], payload["pull_request"])
     request_evaluation(
         deps,
         _installation(payload),
@@ -231,7 +235,7 @@ def evaluate_pull_request(self: Any, installation_id: int, repository: str, numb
         started = time.perf_counter()
         gh = deps.github.for_installation(installation_id)
         with gh:
-            pull = fetch_pull(gh, repository, number)
+            pull = current_pull(gh, deps.state, repository, number)
             if pull["state"] != "open":
                 return "closed"
             try:

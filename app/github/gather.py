@@ -6,6 +6,7 @@ reviewer's permission and team memberships for a short time; the policy file by 
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -60,9 +61,17 @@ def load_repository_policy(
     if status == 404:
         return LoadedPolicy(DEFAULT_POLICY, "built-in default")
     try:
-        return LoadedPolicy(load_policy(text, source), source)
+        return LoadedPolicy(parsed_policy(text, source), source)
     except PolicyError as error:
         return LoadedPolicy(None, source, error)
+
+
+@functools.lru_cache(maxsize=256)
+def parsed_policy(text: str, source: str) -> Policy:
+    """The policy in `text`, parsed once per process per distinct file (a 304 returns the
+    same text, and parsing is most of a warm evaluation's pure CPU). The model is frozen
+    and the evaluator pure, so sharing it is safe; errors are raised, never cached."""
+    return load_policy(text, source)
 
 
 def pages(
