@@ -7,6 +7,7 @@ import click
 from app.audit.cli import audit
 from app.config import Settings
 from app.demo.cli import demo
+from app.doctor.cli import doctor
 from app.identity.cli import token
 from app.policy.cli import policy
 from app.replay import replay
@@ -49,6 +50,7 @@ cli.add_command(audit)
 cli.add_command(token)
 cli.add_command(demo)
 cli.add_command(replay)
+cli.add_command(doctor)
 
 
 def main() -> None:
