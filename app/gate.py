@@ -135,21 +135,34 @@ MESSAGE_REF = re.compile(r"(?:\(#(\d+)\)\s*$|^Merge pull request #(\d+))", re.MU
 
 
 def merge_group_pulls(gh: GitHub, repository: str, group: dict[str, Any]) -> list[int]:
-    """The pull requests a merge group carries: its queue entry and the ones its commits name."""
+    """The pull requests a merge group carries: its queue entry, the ones its commits name,
+    and the open ones whose head is a parent of a group commit (a queue's merge commits
+    have the pull requests' heads as parents, whatever their messages say)."""
     owner, name = repository.split("/", 1)
     numbers: set[int] = set()
     match = QUEUE_REF.search(group.get("head_ref", ""))
     if match:
         numbers.add(int(match.group(1)))
     basehead = f"{group['base_sha']}...{group['head_sha']}"
-    commits = pages(
-        lambda page: gh.rest.repos.compare_commits(owner, name, basehead, page=page, per_page=100),
-        250,
-        key="commits",
+    commits = list(
+        pages(
+            lambda page: gh.rest.repos.compare_commits(
+                owner, name, basehead, page=page, per_page=100
+            ),
+            250,
+            key="commits",
+        )
     )
+    parents: set[str] = set()
     for commit in commits:
         for found in MESSAGE_REF.finditer((commit.get("commit") or {}).get("message", "")):
             numbers.add(int(found.group(1) or found.group(2)))
+        parents.update(parent["sha"] for parent in commit.get("parents") or ())
+    parents.discard(group["base_sha"])
+    if parents:
+        with github_errors():
+            open_pulls = gh.rest.pulls.list(owner, name, state="open", per_page=100).json()
+        numbers.update(pull["number"] for pull in open_pulls if pull["head"]["sha"] in parents)
     return sorted(numbers)
 
 

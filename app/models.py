@@ -1,7 +1,16 @@
 """Imports every table so that `Base.metadata` is complete (Alembic, tests)."""
 
 from app.audit.models import AuditEvent
+from app.deploy.models import CommitProvenance, DeploymentReview, PushFlagIssue
 from app.identity.models import AgentToken, Escalation
 from app.state import KeyValue
 
-__all__ = ["AgentToken", "AuditEvent", "Escalation", "KeyValue"]
+__all__ = [
+    "AgentToken",
+    "AuditEvent",
+    "CommitProvenance",
+    "DeploymentReview",
+    "Escalation",
+    "KeyValue",
+    "PushFlagIssue",
+]

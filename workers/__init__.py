@@ -20,6 +20,8 @@ TASK_MODULES = [
     "workers.gate",
     "workers.audit",
     "workers.tokens",
+    "workers.deployments",
+    "workers.guards",
     "workers.doctor",
 ]
 
@@ -76,6 +78,11 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
         "reopen-lost-escalations": {
             "task": "workers.tokens.reopen_lost_escalations",
             "schedule": 120.0,
+        },
+        # Held deployments nobody decided in time are rejected.
+        "expire-deployment-reviews": {
+            "task": "workers.deployments.expire_deployment_reviews",
+            "schedule": 60.0,
         },
         # Is the gate still enforced everywhere? Records `config.drift` on each change.
         "doctor-drift-check": {"task": "workers.doctor.check_drift", "schedule": 3600.0},

@@ -16,6 +16,7 @@ from celery import shared_task
 
 from app import metrics
 from app.audit.emit import emit
+from app.deploy.records import record_passed_head
 from app.errors import TransientError
 from app.gate import (
     Decision,
@@ -309,6 +310,9 @@ def record_decision(
         reason=result.title,
         data={"check_run_id": run["id"], "head_sha": head_sha, "pull_request": number or None},
     )
+    if result.conclusion == "success":
+        # Provenance for the deployment and workflow guards: the gate passed this head.
+        record_passed_head(deps, repository, head_sha, number)
     log.info("gate.published", head_sha=head_sha, conclusion=str(result.conclusion))
 
 

@@ -9,7 +9,7 @@ from celery import shared_task
 
 from app.audit.emit import emit
 from app.services import services
-from workers import gate, tokens
+from workers import deployments, gate, guards, tokens
 from workers.router import Router, dispatch
 
 log = structlog.get_logger()
@@ -17,7 +17,7 @@ log = structlog.get_logger()
 
 def routers() -> list[Router]:
     """Every concern's router, combined in one place."""
-    return [gate.router, tokens.router]
+    return [gate.router, tokens.router, deployments.router, guards.router]
 
 
 def _repository(payload: dict[str, Any]) -> str | None:

@@ -36,6 +36,7 @@ ROUTE_MODULES = (
     "app.simulator.routes_checks",
     "app.simulator.routes_issues",
     "app.simulator.routes_deliveries",
+    "app.simulator.routes_deployments",
 )
 RATE_LIMIT = 5000
 UNAUTHENTICATED_RATE_LIMIT = 60

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from app.simulator import payloads
+from app.simulator import actions, payloads
 from app.simulator.model import Delivery, Installation, Installed, Repo
 from app.simulator.repos import (
     add_comment,
@@ -418,3 +418,177 @@ class Story:
             ),
         )
         return head.sha
+
+    # -- actions, deployments, branches ----------------------------------------------
+    def protect_branch(self, repo: str, branch: str) -> None:
+        """Mark `branch` protected (`GET /branches/{branch}` then says so)."""
+        with self.world.lock:
+            actions.actions(self.world).protected.add((repo.lower(), branch))
+
+    def push_branch(
+        self,
+        repo: str,
+        branch: str,
+        files: dict[str, str | None],
+        *,
+        pusher: str,
+        author: str | None = None,
+        forced: bool = False,
+        message: str = "Update",
+    ) -> str:
+        """Push one commit to `branch` (created from the default branch when new); sends
+        `push` with `pusher` as sender. `forced` rewrites the branch: the new commit
+        replaces the old head instead of following it. Returns the new head sha."""
+        record = self.world.repo(repo)
+        with self.world.lock:
+            before = record.branches.get(branch)
+            parent = before or record.branches[record.default_branch]
+            if forced and before is not None:
+                parents = self.world.commits[before].parents
+                parent = parents[0] if parents else parent
+            commit = self.world.add_commit(
+                parent, files, author=author or pusher, committer=pusher, message=message
+            )
+            record.branches[branch] = commit.sha
+        created = before is None
+
+        def build(i: Installation | None) -> dict[str, Any]:
+            payload = payloads.push_event(
+                self.world, i, record, branch, before or "0" * 40, [commit], pusher
+            )
+            payload.update(forced=forced, created=created)
+            return payload
+
+        self._emit("push", record, build)
+        return commit.sha
+
+    def workflow_run(
+        self,
+        repo: str,
+        *,
+        head_branch: str,
+        actor: str,
+        triggering_actor: str | None = None,
+        event: str = "push",
+        pull_number: int | None = None,
+        name: str = "CI",
+        path: str = ".github/workflows/ci.yml",
+    ) -> int:
+        """Start a workflow run on the head of `head_branch`; sends `workflow_run.requested`."""
+        record = self.world.repo(repo)
+        with self.world.lock:
+            state = actions.actions(self.world)
+            run = actions.WorkflowRun(
+                id=self.world.next_id(),
+                repo=record.full_name.lower(),
+                name=name,
+                path=path,
+                head_branch=head_branch,
+                head_sha=record.branches[head_branch],
+                event=event,
+                actor=actor,
+                triggering_actor=triggering_actor or actor,
+                pull_numbers=[pull_number] if pull_number else [],
+                created_at=self.world.now(),
+                run_number=len(state.runs) + 1,
+            )
+            state.runs[run.id] = run
+        self._emit_run(record, run, "requested")
+        return run.id
+
+    def rerun_workflow(self, repo: str, run_id: int, *, actor: str) -> None:
+        """Re-run a workflow run (a new attempt); sends `workflow_run.requested`."""
+        record = self.world.repo(repo)
+        with self.world.lock:
+            run = actions.actions(self.world).runs[run_id]
+            run.run_attempt += 1
+            run.status, run.conclusion = "queued", None
+            run.triggering_actor = actor
+        self._emit_run(record, run, "requested")
+
+    def start_workflow_run(self, repo: str, run_id: int) -> None:
+        """The run's first job starts; sends `workflow_run.in_progress`."""
+        record = self.world.repo(repo)
+        with self.world.lock:
+            run = actions.actions(self.world).runs[run_id]
+            run.status = "in_progress"
+        self._emit_run(record, run, "in_progress")
+
+    def workflow_runs(self) -> dict[int, actions.WorkflowRun]:
+        with self.world.lock:
+            return dict(actions.actions(self.world).runs)
+
+    def _emit_run(self, record: Repo, run: actions.WorkflowRun, action: str) -> None:
+        self._emit(
+            "workflow_run",
+            record,
+            lambda i: actions.workflow_run_event(self.world, i, record, run, action),
+        )
+
+    def request_deployment(
+        self,
+        repo: str,
+        *,
+        environment: str,
+        creator: str,
+        ref: str | None = None,
+        sha: str | None = None,
+        triggering_actor: str | None = None,
+        pull_number: int | None = None,
+    ) -> tuple[int, int]:
+        """A workflow job targets `environment` with a custom protection rule: GitHub creates
+        the deployment, holds the run and sends `deployment_protection_rule.requested`.
+        Returns (deployment id, run id)."""
+        record = self.world.repo(repo)
+        with self.world.lock:
+            state = actions.actions(self.world)
+            ref = ref or record.default_branch
+            commit = self.world.resolve(record, sha or ref)
+            if commit is None:
+                raise LookupError(f"no commit for {sha or ref}")
+            run = actions.WorkflowRun(
+                id=self.world.next_id(),
+                repo=record.full_name.lower(),
+                name="Deploy",
+                path=".github/workflows/deploy.yml",
+                head_branch=ref,
+                head_sha=commit.sha,
+                event="workflow_dispatch",
+                actor=creator,
+                triggering_actor=triggering_actor or creator,
+                pull_numbers=[pull_number] if pull_number else [],
+                created_at=self.world.now(),
+                status="waiting",
+                run_number=len(state.runs) + 1,
+            )
+            state.runs[run.id] = run
+            deployment = actions.Deployment(
+                id=self.world.next_id(),
+                repo=record.full_name.lower(),
+                sha=commit.sha,
+                ref=ref,
+                environment=environment,
+                creator=creator,
+                run_id=run.id,
+                created_at=self.world.now(),
+            )
+            state.deployments[deployment.id] = deployment
+            state.gates[(run.id, environment)] = "waiting"
+        self._emit(
+            "deployment_protection_rule",
+            record,
+            lambda i: actions.protection_rule_event(
+                self.world, i, record, deployment, triggering_actor or creator
+            ),
+        )
+        return deployment.id, run.id
+
+    def deployment_reviews(self, run_id: int) -> list[actions.ProtectionReview]:
+        """What apps posted to the run's deployment protection rule, oldest first."""
+        with self.world.lock:
+            return [r for r in actions.actions(self.world).reviews if r.run_id == run_id]
+
+    def deployment_gate(self, run_id: int, environment: str) -> str | None:
+        """waiting | approved | rejected, as GitHub holds the environment of the run."""
+        with self.world.lock:
+            return actions.actions(self.world).gates.get((run_id, environment))

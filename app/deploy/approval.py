@@ -1,0 +1,223 @@
+"""A held deployment, decided by a human on an issue foureyes opened.
+
+This is the escalation mechanism of `app.identity` applied to deployments: the same
+issue-and-comment flow, the same `/foureyes approve|deny` command parser, the same
+approvers (`escalations.approvers`, checked against GitHub when the comment arrives).
+Its records differ (an environment and a workflow run, not a token scope), so a
+deployment review keeps its own table and its own `issue_comment` handler; the
+escalation handler ignores issues that are not escalations, and this one ignores
+issues that are not deployment reviews.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from githubkit import GitHub
+from sqlalchemy import select, update
+
+from app.deploy.models import DeploymentReview
+from app.deploy.outcome import finish
+from app.deploy.provenance import agent_reason
+from app.deploy.respond import post_review
+from app.github.client import github_errors
+from app.identity.broker import PolicyUnusable, repository_policy
+from app.identity.decide import _approver_refusal, command_of
+from app.identity.escalation import current_approvers, fenced
+from app.policy.schema import Approvers
+from app.services import Services
+from app.state import held_lock
+
+log = structlog.get_logger()
+
+
+def _code(text: str | None) -> str:
+    """A code span no content breaks out of (no markdown, no @mentions)."""
+    return f"`{(text or 'nobody').replace('`', '')}`"
+
+
+def who_may_decide(approvers: Approvers) -> str:
+    who = f"a human with repository permission **{approvers.permission}** or more"
+    named = [f"team `{t}`" for t in approvers.teams] + [f"`{u}`" for u in approvers.users]
+    return who + (" in " + ", ".join(named) if named else "")
+
+
+def issue_text(review: DeploymentReview, approvers: Approvers) -> tuple[str, str]:
+    title = (
+        f"foureyes: approve deploying {review.sha[:7]} to {review.environment} "
+        f"in {review.repository}?"
+    )[:250]
+    body = "\n".join(
+        [
+            "A deployment involves an agent, and the policy requires a human's approval.",
+            "",
+            "| | |",
+            "| --- | --- |",
+            f"| Environment | {_code(review.environment)} |",
+            f"| Commit | {_code(review.sha)} |",
+            f"| Ref | {_code(review.ref)} |",
+            f"| Created by | {_code(review.creator)} |",
+            f"| Run triggered by | {_code(review.triggering_actor)} |",
+            f"| Workflow run | {review.run_id} |",
+            f"| Agent | {_code(review.agent)} |",
+            f"| Acting for | {_code(review.on_behalf_of)} |",
+            f"| Request expires | {review.expires_at:%Y-%m-%d %H:%M} UTC |",
+            "",
+            "Why it counts as agent work:",
+            "",
+            fenced("\n".join(review.reasons)),
+            "",
+            "Comment `/foureyes approve` to let it deploy or `/foureyes deny` to reject it. "
+            f"Eligible: {who_may_decide(approvers)}, who did not start this deployment and "
+            "is not the human the agent acts for. Unanswered, it is rejected when it expires.",
+            "",
+            f"Deployment review `{review.id}`.",
+        ]
+    )
+    return title, body
+
+
+def ask(deps: Services, gh: GitHub, review: DeploymentReview) -> int | None:
+    """Open the approval issue once and tell GitHub (a status report) how to approve."""
+    approvers = current_approvers(gh, deps, review.repository) or Approvers()
+    number = review.issue_number
+    if number is None:
+        with held_lock(deps.state, f"deployment-issue:{review.id}", 300) as held:
+            if not held:
+                return None
+            with deps.sessions() as session:
+                fresh = session.get(DeploymentReview, review.id)
+                number = fresh.issue_number if fresh else None
+                if fresh is None or fresh.status != "pending":
+                    return number
+                if number is None:
+                    title, body = issue_text(fresh, approvers)
+                    owner, name = review.repository.split("/", 1)
+                    with github_errors():
+                        issue = gh.rest.issues.create(owner, name, title=title, body=body).json()
+                    number = fresh.issue_number = int(issue["number"])
+                    session.commit()
+    report = (
+        f"{review.comment} To decide, {who_may_decide(approvers).replace('**', '')} comments "
+        f"/foureyes approve or /foureyes deny on issue #{number} of {review.repository}. "
+        f"Unanswered, it is rejected at {review.expires_at:%Y-%m-%d %H:%M} UTC."
+    )
+    post_review(gh, review.repository, review.run_id, review.environment, report)
+    log.info("deployment.held", issue=number)
+    return number
+
+
+def handle_issue_comment(payload: dict[str, Any], deps: Services) -> None:
+    """`/foureyes approve|deny` on a deployment-approval issue, from an eligible human."""
+    comment = payload.get("comment") or {}
+    user = comment.get("user") or {}
+    login = user.get("login") or ""
+    if not login or user.get("type") != "User" or login.lower().endswith("[bot]"):
+        return
+    issue = payload.get("issue") or {}
+    command = command_of(comment.get("body"))
+    repository = (payload.get("repository") or {}).get("full_name")
+    if issue.get("pull_request") or command is None or not repository:
+        return
+    with deps.sessions() as session:
+        review = session.scalars(
+            select(DeploymentReview).where(
+                DeploymentReview.repository == repository,
+                DeploymentReview.issue_number == issue.get("number"),
+            )
+        ).first()
+    if review is None or review.status != "pending":
+        return
+    structlog.contextvars.bind_contextvars(deployment_review=review.id, commenter=login)
+    gh = deps.github.for_installation(review.installation_id)
+    if review.expires_at <= datetime.now(UTC):
+        settle(deps, gh, review, "expired", None)
+        return
+    refusal = ineligible(deps, gh, review, login)
+    if refusal:
+        log.info("deployment.ineligible", reason=refusal)
+        _comment(gh, review, f"@{login}: {refusal}. This deployment is still waiting.")
+        return
+    settle(deps, gh, review, "approved" if command == "approve" else "denied", login)
+
+
+def ineligible(deps: Services, gh: GitHub, review: DeploymentReview, login: str) -> str | None:
+    """Why `login` may not decide `review`, or None when they may."""
+    for human, role in (
+        (review.on_behalf_of, "the human the agent acts for"),
+        (review.creator, "whoever created the deployment"),
+        (review.triggering_actor, "whoever triggered the workflow run"),
+    ):
+        if human and human.lower() == login.lower():
+            return f"{role} cannot approve it (four eyes: someone else must)"
+    try:
+        policy = repository_policy(gh, deps, review.repository)
+    except PolicyUnusable:
+        return "the repository's policy is invalid, so nobody is eligible until it is fixed"
+    if agent_reason(policy, deps.github.bot_login(), login):
+        return "an agent cannot approve a deployment"
+    return _approver_refusal(deps, gh, review.repository, policy.escalations.approvers, login)
+
+
+def settle(
+    deps: Services, gh: GitHub, review: DeploymentReview, outcome: str, decided_by: str | None
+) -> None:
+    """Move the review from pending to its outcome once, answer GitHub, close the issue."""
+    status = {"approved": "approved", "denied": "rejected", "expired": "expired"}[outcome]
+    text = {
+        "approved": f"foureyes: approved by {decided_by} on issue #{review.issue_number}.",
+        "denied": f"foureyes: rejected by {decided_by} on issue #{review.issue_number}.",
+        "expired": "foureyes: rejected. Nobody approved this deployment before it expired.",
+    }[outcome]
+    now = datetime.now(UTC)
+    with deps.sessions.begin() as session:
+        changed = session.execute(
+            update(DeploymentReview)
+            .where(DeploymentReview.id == review.id, DeploymentReview.status == "pending")
+            .values(status=status, decided_by=decided_by, decided_at=now, comment=text)
+        ).rowcount
+    if changed != 1:
+        return
+    with deps.sessions() as session:
+        fresh = session.get(DeploymentReview, review.id)
+    assert fresh is not None
+    finish(deps, gh, fresh)
+    if review.issue_number is not None:
+        said = text.removeprefix("foureyes: ")
+        _comment(gh, review, said[0].upper() + said[1:])
+        owner, name = review.repository.split("/", 1)
+        with github_errors():
+            gh.rest.issues.update(
+                owner,
+                name,
+                review.issue_number,
+                state="closed",
+                state_reason="completed" if outcome == "approved" else "not_planned",
+            )
+    log.info("deployment.settled", outcome=outcome, decided_by=decided_by)
+
+
+def expire_due(deps: Services) -> int:
+    """Reject every held deployment whose time ran out; returns how many."""
+    now = datetime.now(UTC)
+    with deps.sessions() as session:
+        due = list(
+            session.scalars(
+                select(DeploymentReview).where(
+                    DeploymentReview.status == "pending", DeploymentReview.expires_at <= now
+                )
+            )
+        )
+    for review in due:
+        settle(deps, deps.github.for_installation(review.installation_id), review, "expired", None)
+    return len(due)
+
+
+def _comment(gh: GitHub, review: DeploymentReview, text: str) -> None:
+    if review.issue_number is None:
+        return
+    owner, name = review.repository.split("/", 1)
+    with github_errors():
+        gh.rest.issues.create_comment(owner, name, review.issue_number, body=text)

@@ -1,0 +1,176 @@
+"""What the guards learn from GitHub: comparisons, workflow runs, branches, provenance.
+
+Comparisons of two fixed shas never change, so they are cached in the shared state.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from githubkit import GitHub
+
+from app.deploy import records
+from app.deploy.provenance import Provenance, commit_provenance
+from app.errors import GoneError
+from app.github.client import github_errors
+from app.github.gather import account
+from app.policy.facts import Account, Commit
+from app.policy.schema import Policy
+from app.services import Services
+
+PER_PAGE = 100
+MAX_COMMITS = 250  # GitHub lists at most 250 commits of a comparison
+MAX_FILES = 300  # and at most 300 files
+COMPARE_TTL = 7 * 24 * 3600.0
+SHA_LENGTH = 40
+
+
+@dataclass(frozen=True)
+class Comparison:
+    status: str  # ahead | behind | identical | diverged
+    commits: tuple[Commit, ...]  # reachable from head, not from base; oldest first
+    files: tuple[str, ...]  # changed between the merge base and head (renames: both paths)
+    parents: dict[str, tuple[str, ...]]  # commit sha -> parent shas
+    complete: bool  # False when GitHub's caps cut the commit or file list
+
+
+def _commit(item: dict[str, Any]) -> Commit:
+    return Commit(
+        sha=item["sha"],
+        author=account(item.get("author")),
+        committer=account(item.get("committer")),
+        message=(item.get("commit") or {}).get("message", "")[:500],
+    )
+
+
+def compare(gh: GitHub, deps: Services, repository: str, base: str, head: str) -> Comparison:
+    """`GET /compare/{base}...{head}`, every page of commits (up to GitHub's caps)."""
+    owner, name = repository.split("/", 1)
+    key = f"compare:{repository}:{base}...{head}"
+    fixed = len(base) == SHA_LENGTH and len(head) == SHA_LENGTH
+    cached = deps.state.get(key) if fixed else None
+    if cached:
+        return _from_json(json.loads(cached))
+    items: list[dict[str, Any]] = []
+    body: dict[str, Any] = {}
+    page = 1
+    while True:
+        with github_errors():
+            response = gh.rest.repos.compare_commits(
+                owner, name, f"{base}...{head}", page=page, per_page=PER_PAGE
+            )
+        body = response.json() if page == 1 else body
+        found = response.json().get("commits") or []
+        items.extend(found)
+        more = 'rel="next"' in response.headers.get("link", "")
+        if not more or len(found) < PER_PAGE or len(items) >= MAX_COMMITS:
+            break
+        page += 1
+    files: list[str] = []
+    for item in body.get("files") or ():
+        files.append(item["filename"])
+        if item.get("previous_filename"):
+            files.append(item["previous_filename"])
+    total = int(body.get("total_commits") or len(items))
+    comparison = Comparison(
+        status=str(body.get("status") or ""),
+        commits=tuple(_commit(item) for item in items),
+        files=tuple(files),
+        parents={item["sha"]: tuple(p["sha"] for p in item.get("parents") or ()) for item in items},
+        complete=len(items) >= total and len(body.get("files") or ()) < MAX_FILES,
+    )
+    if fixed:
+        deps.state.set(key, json.dumps(_to_json(comparison)), COMPARE_TTL)
+    return comparison
+
+
+def _to_json(c: Comparison) -> dict[str, Any]:
+    return {
+        "status": c.status,
+        "commits": [
+            {
+                "sha": x.sha,
+                "author": x.author.__dict__ if x.author else None,
+                "committer": x.committer.__dict__ if x.committer else None,
+                "message": x.message,
+            }
+            for x in c.commits
+        ],
+        "files": list(c.files),
+        "parents": {sha: list(parents) for sha, parents in c.parents.items()},
+        "complete": c.complete,
+    }
+
+
+def _from_json(data: dict[str, Any]) -> Comparison:
+    return Comparison(
+        status=data["status"],
+        commits=tuple(
+            Commit(
+                sha=x["sha"],
+                author=Account(**x["author"]) if x["author"] else None,
+                committer=Account(**x["committer"]) if x["committer"] else None,
+                message=x["message"],
+            )
+            for x in data["commits"]
+        ),
+        files=tuple(data["files"]),
+        parents={sha: tuple(parents) for sha, parents in data["parents"].items()},
+        complete=data["complete"],
+    )
+
+
+def provenance_of(
+    gh: GitHub,
+    deps: Services,
+    policy: Policy,
+    repository: str,
+    sha: str,
+    default_branch: str,
+    app_bot_login: str,
+) -> Provenance:
+    """The reviewed provenance of `sha`: countersigned itself, or judged by the commits it
+    adds on top of the newest countersigned commit it descends from (else the default
+    branch, whose history is the baseline the push guard watches)."""
+    if records.countersigned(deps, repository, sha):
+        return commit_provenance(policy, app_bot_login, sha, countersigned=True, introduced=())
+    for base in records.newest_countersigned(deps, repository):
+        try:
+            found = compare(gh, deps, repository, base, sha)
+        except GoneError:
+            continue
+        if found.status in ("ahead", "identical", "behind"):
+            return _judged(policy, app_bot_login, sha, base, found)
+    found = compare(gh, deps, repository, default_branch, sha)
+    return _judged(policy, app_bot_login, sha, default_branch, found)
+
+
+def _judged(
+    policy: Policy, app_bot_login: str, sha: str, base: str, found: Comparison
+) -> Provenance:
+    return commit_provenance(
+        policy,
+        app_bot_login,
+        sha,
+        countersigned=False,
+        introduced=found.commits if found.complete else None,
+        base=base,
+    )
+
+
+def workflow_run(gh: GitHub, repository: str, run_id: int) -> dict[str, Any]:
+    owner, name = repository.split("/", 1)
+    with github_errors():
+        return gh.rest.actions.get_workflow_run(owner, name, run_id).json()
+
+
+def branch_protected(gh: GitHub, repository: str, branch: str) -> bool:
+    """GitHub's `protected` flag of `branch`; a branch that is gone is not protected."""
+    owner, name = repository.split("/", 1)
+    try:
+        with github_errors():
+            return bool(gh.rest.repos.get_branch(owner, name, branch).json().get("protected"))
+    except GoneError:
+        return False

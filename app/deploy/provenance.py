@@ -1,0 +1,90 @@
+"""Reviewed provenance of a commit, and who counts as an agent. Pure: no I/O.
+
+A commit has reviewed provenance when a human countersigned it: the merge gate passed it
+as a pull request's head, or it is the merge of a pull request whose gate had passed, or
+none of the commits it introduces (relative to the newest countersigned commit it
+descends from) is an agent's. Commits we could not list are unknown, and unknown is
+not reviewed (fail closed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.policy.facts import Account, AgentLink, Commit
+from app.policy.globs import any_match, login_match
+from app.policy.schema import Policy
+
+AGENT_BRANCH_PREFIX = "agents/"
+
+
+def agent_reason(policy: Policy, app_bot_login: str, account: Account | str | None) -> str | None:
+    """Why `account` is an agent (this app's bot, whose tokens agents use, or a login in
+    `agents.logins`), or None when it is not one."""
+    login = account.login if isinstance(account, Account) else account
+    if not login:
+        return None
+    if login.lower() == app_bot_login.lower():
+        return f"{login} is this app's bot, the identity of agent tokens"
+    if any(login_match(pattern, login) for pattern in policy.agents.logins):
+        return f"{login} matches agents.logins"
+    return None
+
+
+def agent_branch_reason(policy: Policy, ref: str, link: AgentLink | None) -> str | None:
+    """Why the branch `ref` is an agent's, or None."""
+    branch = ref.removeprefix("refs/heads/")
+    if link is not None:
+        return f"branch {branch} was pushed with agent token {link.token_id} ({link.agent})"
+    if any_match(policy.agents.branches, branch):
+        return f"branch {branch} matches agents.branches"
+    return None
+
+
+@dataclass(frozen=True)
+class Provenance:
+    reviewed: bool
+    reason: str
+    agent_commits: tuple[str, ...] = ()  # the unreviewed agent commits, short shas
+    agents: tuple[str, ...] = ()  # the logins of the agents who authored or committed them
+
+
+def commit_provenance(
+    policy: Policy,
+    app_bot_login: str,
+    sha: str,
+    *,
+    countersigned: bool,
+    introduced: tuple[Commit, ...] | None,
+    base: str | None = None,
+) -> Provenance:
+    """The provenance of `sha`.
+
+    `countersigned`: the gate passed `sha` as a head, or `sha` is a merge made while the
+    gate passed. `introduced`: the commits `sha` adds on top of `base` (the newest
+    countersigned commit it descends from, else the default branch); None when they
+    could not be listed completely.
+    """
+    if countersigned:
+        return Provenance(True, f"commit {sha[:7]} was approved through the merge gate")
+    if introduced is None:
+        return Provenance(
+            False, f"the commits that {sha[:7]} introduces could not be listed completely"
+        )
+    agent_commits: list[str] = []
+    agents: list[str] = []
+    for commit in introduced:
+        for person in (commit.author, commit.committer):
+            if person is not None and agent_reason(policy, app_bot_login, person):
+                agent_commits.append(commit.sha[:7])
+                agents.append(person.login)
+    since = f" since {base[:7]}" if base else ""
+    if agent_commits:
+        return Provenance(
+            False,
+            f"commit {sha[:7]} carries unreviewed agent commits{since}: "
+            + ", ".join(dict.fromkeys(agent_commits)),
+            tuple(dict.fromkeys(agent_commits)),
+            tuple(dict.fromkeys(agents)),
+        )
+    return Provenance(True, f"no commit that {sha[:7]} introduces{since} is an agent's")

@@ -1,0 +1,78 @@
+"""The push guard's decision. Pure: facts and policy in, flags out.
+
+An agent identity may push only to its own branches: a push to the default branch, to a
+protected branch, outside its token's branch prefix, or a forced push is flagged, and so
+is a merge an agent performs. Flags do not undo anything (GitHub already accepted the
+push); they make the event impossible to miss.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.deploy.provenance import agent_reason
+from app.policy.facts import AgentLink
+from app.policy.schema import Policy
+
+
+@dataclass(frozen=True)
+class PushFacts:
+    repository: str
+    ref: str  # refs/heads/... or refs/tags/...
+    pusher: str  # the sender's login (an agent token pushes as this app's bot)
+    default_branch: str
+    protected: bool  # GitHub's `protected` flag of the pushed branch
+    forced: bool = False
+    deleted: bool = False
+    app_bot_login: str = "foureyes[bot]"
+    agent_link: AgentLink | None = None  # the token whose branch prefix the ref is under
+
+
+@dataclass(frozen=True)
+class PushFlags:
+    agent: str | None  # who, when the pusher is an agent identity
+    reasons: tuple[str, ...]  # why it is flagged; empty: not flagged
+
+    @property
+    def flagged(self) -> bool:
+        return bool(self.reasons)
+
+
+def agent_identity(policy: Policy, login: str, app_bot_login: str, link: AgentLink | None) -> str:
+    """How the audit names the agent: the workload identity behind a token when known."""
+    if link is not None and login.lower() == app_bot_login.lower():
+        return link.agent
+    return login
+
+
+def push_flags(policy: Policy, facts: PushFacts) -> PushFlags:
+    why_agent = agent_reason(policy, facts.app_bot_login, facts.pusher)
+    if why_agent is None:
+        return PushFlags(None, ())
+    is_app_bot = facts.pusher.lower() == facts.app_bot_login.lower()
+    agent = agent_identity(policy, facts.pusher, facts.app_bot_login, facts.agent_link)
+    name = facts.ref.removeprefix("refs/heads/")
+    reasons = []
+    if facts.ref == f"refs/heads/{facts.default_branch}":
+        reasons.append(f"pushed to the default branch {facts.default_branch}")
+    elif facts.protected:
+        reasons.append(f"pushed to the protected branch {name}")
+    if is_app_bot and facts.agent_link is None:
+        # Agent tokens may write only under `agents/<rule>/<token_id>/`.
+        reasons.append(f"pushed to {name}, outside any agent token's branch prefix")
+    if facts.forced:
+        reasons.append(f"force-pushed {name}, rewriting its history")
+    if facts.deleted and reasons:
+        reasons.append(f"deleted {name}")
+    return PushFlags(agent, tuple(reasons))
+
+
+def merge_flags(
+    policy: Policy, merged_by: str | None, app_bot_login: str, link: AgentLink | None = None
+) -> PushFlags:
+    """A pull request merged by an agent identity: agents never merge."""
+    why = agent_reason(policy, app_bot_login, merged_by)
+    if why is None or merged_by is None:
+        return PushFlags(None, ())
+    agent = agent_identity(policy, merged_by, app_bot_login, link)
+    return PushFlags(agent, (f"merged by an agent ({why})",))

@@ -1,0 +1,118 @@
+"""Provenance records: write the heads the gate passed and the merges; read them back."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.deploy.models import CommitProvenance
+from app.services import Services
+
+# How many of the newest countersigned commits to try as the base of a comparison.
+BASE_CANDIDATES = 5
+
+
+def _add(deps: Services, row: CommitProvenance) -> bool:
+    """Insert once (natural key: repository, sha, kind); False when it was there."""
+    try:
+        with deps.sessions.begin() as session:
+            exists = session.scalars(
+                select(CommitProvenance.id).where(
+                    CommitProvenance.repository == row.repository,
+                    CommitProvenance.sha == row.sha,
+                    CommitProvenance.kind == row.kind,
+                )
+            ).first()
+            if exists is not None:
+                return False
+            session.add(row)
+    except IntegrityError:
+        return False  # a concurrent writer recorded the same fact
+    return True
+
+
+def record_passed_head(deps: Services, repository: str, sha: str, number: int | None) -> bool:
+    """The merge gate published `success` for `sha` (a pull request's or a merge group's
+    head): a human countersigned it, or it needed no countersignature."""
+    return _add(
+        deps,
+        CommitProvenance(
+            repository=repository.lower(),
+            sha=sha,
+            kind="head",
+            pull_number=number or None,
+            gate_passed=True,
+            recorded_at=datetime.now(UTC),
+        ),
+    )
+
+
+def record_merge(
+    deps: Services,
+    repository: str,
+    merge_sha: str,
+    number: int,
+    head_sha: str,
+    merged_by: str | None,
+    gate_passed: bool,
+) -> bool:
+    return _add(
+        deps,
+        CommitProvenance(
+            repository=repository.lower(),
+            sha=merge_sha,
+            kind="merge",
+            pull_number=number,
+            head_sha=head_sha,
+            merged_by=merged_by,
+            gate_passed=gate_passed,
+            recorded_at=datetime.now(UTC),
+        ),
+    )
+
+
+def head_passed(deps: Services, repository: str, sha: str) -> bool:
+    """Did the merge gate pass `sha` as a head?"""
+    with deps.sessions() as session:
+        return (
+            session.scalars(
+                select(CommitProvenance.id).where(
+                    CommitProvenance.repository == repository.lower(),
+                    CommitProvenance.sha == sha,
+                    CommitProvenance.kind == "head",
+                )
+            ).first()
+            is not None
+        )
+
+
+def countersigned(deps: Services, repository: str, sha: str) -> bool:
+    """Is `sha` a head the gate passed, or a merge made while the gate passed?"""
+    with deps.sessions() as session:
+        return (
+            session.scalars(
+                select(CommitProvenance.id).where(
+                    CommitProvenance.repository == repository.lower(),
+                    CommitProvenance.sha == sha,
+                    CommitProvenance.gate_passed.is_(True),
+                )
+            ).first()
+            is not None
+        )
+
+
+def newest_countersigned(deps: Services, repository: str) -> list[str]:
+    """The newest countersigned merges and heads, newest first: candidate bases."""
+    with deps.sessions() as session:
+        rows = session.scalars(
+            select(CommitProvenance.sha)
+            .where(
+                CommitProvenance.repository == repository.lower(),
+                CommitProvenance.gate_passed.is_(True),
+            )
+            .order_by(CommitProvenance.id.desc())
+            .limit(BASE_CANDIDATES * 2)
+        ).all()
+    return list(dict.fromkeys(rows))[:BASE_CANDIDATES]

@@ -1,0 +1,131 @@
+"""Actions and deployments: workflow runs (get, cancel), custom deployment protection rule
+reviews, the comparison of two commits, and a branch with its protection flag."""
+
+from __future__ import annotations
+
+from app.simulator import examples, render
+from app.simulator.actions import (
+    ProtectionReview,
+    WorkflowRun,
+    actions,
+    comparison,
+    render_file,
+    render_run,
+)
+from app.simulator.http import Call, HttpError, Reply, Routes, page_bounds
+
+routes = Routes()
+# GitHub lists at most this many files in a comparison.
+MAX_COMPARE_FILES = 300
+
+
+def _run(call: Call) -> WorkflowRun:
+    run = actions(call.world).runs.get(call.number("run_id"))
+    if run is None or run.repo != call.require_repo().full_name.lower():
+        raise HttpError(404, "Not Found")
+    return run
+
+
+@routes.get("/repos/{owner}/{repo}/actions/runs/{run_id}", permission="actions")
+def get_run(call: Call) -> Reply:
+    return Reply(200, render_run(call.world, call.require_repo(), _run(call)))
+
+
+@routes.post("/repos/{owner}/{repo}/actions/runs/{run_id}/cancel", permission="actions")
+def cancel_run(call: Call) -> Reply:
+    run = _run(call)
+    if run.status == "completed":
+        raise HttpError(409, "Cannot cancel a workflow run that is completed.")
+    run.status, run.conclusion = "completed", "cancelled"
+    run.cancelled_by_app = call.auth.app_id
+    return Reply(202, {})
+
+
+@routes.post(
+    "/repos/{owner}/{repo}/actions/runs/{run_id}/deployment_protection_rule",
+    permission="deployments",
+)
+def review_protection_rule(call: Call) -> Reply:
+    """Approve or reject (with `state`), or report status (only `comment`)."""
+    run = _run(call)
+    body = call.json()
+    environment = body.get("environment_name")
+    state = body.get("state")
+    comment = body.get("comment")
+    if not isinstance(environment, str) or not environment:
+        raise HttpError(422, "Validation Failed", errors=[{"field": "environment_name"}])
+    if state is None and not comment:
+        raise HttpError(422, "Validation Failed", errors=[{"field": "comment", "code": "missing"}])
+    if state not in (None, "approved", "rejected"):
+        raise HttpError(422, "Validation Failed", errors=[{"field": "state", "code": "invalid"}])
+    state_of = actions(call.world).gates
+    key = next(
+        (k for k in state_of if k[0] == run.id and k[1].lower() == environment.lower()), None
+    )
+    if key is None or state_of[key] != "waiting":
+        raise HttpError(422, "No pending deployment protection rule for this environment.")
+    if state is not None:
+        state_of[key] = state
+        if state == "rejected":
+            run.status, run.conclusion = "completed", "failure"
+        elif all(v != "waiting" for k, v in state_of.items() if k[0] == run.id):
+            run.status = "in_progress"
+    actions(call.world).reviews.append(
+        ProtectionReview(
+            run.id, environment, call.auth.app_id or 0, state, str(comment or ""), call.world.now()
+        )
+    )
+    return Reply(204)
+
+
+@routes.get("/repos/{owner}/{repo}/compare/{basehead+}", permission="contents")
+def compare(call: Call) -> Reply:
+    repo = call.require_repo()
+    base_ref, dots, head_ref = call.params["basehead"].partition("...")
+    if not dots:
+        base_ref, dots, head_ref = call.params["basehead"].partition("..")
+    base = call.world.resolve(repo, base_ref) if dots else None
+    head = call.world.resolve(repo, head_ref) if dots else None
+    if base is None or head is None:
+        raise HttpError(404, "Not Found")
+    found = comparison(call.world, base, head)
+    page, per_page = page_bounds(call)
+    shown = found["ahead"][(page - 1) * per_page : page * per_page]
+    api = f"{call.base_url}/repos/{repo.full_name}"
+    body = render.rebase(call.world, examples.rest("commit-comparison"))
+    body.update(
+        url=f"{api}/compare/{call.params['basehead']}",
+        status=found["status"],
+        ahead_by=len(found["ahead"]),
+        behind_by=len(found["behind"]),
+        total_commits=len(found["ahead"]),
+        base_commit=render.commit(call.world, repo, base),
+        merge_base_commit=(
+            render.commit(call.world, repo, call.world.commits[found["merge_base"]])
+            if found["merge_base"]
+            else None
+        ),
+        commits=[render.commit(call.world, repo, call.world.commits[sha]) for sha in shown],
+        files=[render_file(*change) for change in found["files"][:MAX_COMPARE_FILES]],
+    )
+    headers = {}
+    if page * per_page < len(found["ahead"]):
+        query = f"per_page={per_page}&page={page + 1}"
+        headers["Link"] = f'<{api}/compare/{call.params["basehead"]}?{query}>; rel="next"'
+    return Reply(200, body, headers)
+
+
+@routes.get("/repos/{owner}/{repo}/branches/{branch+}", permission="contents")
+def get_branch(call: Call) -> Reply:
+    repo = call.require_repo()
+    name = call.params["branch"]
+    if name not in repo.branches:
+        raise HttpError(404, "Branch not found")
+    body = render.rebase(call.world, examples.rest("branch-get"))
+    protected = (repo.full_name.lower(), name) in actions(call.world).protected
+    commit = call.world.commits[repo.branches[name]]
+    body.update(name=name, protected=protected)
+    body["commit"] = render.commit(call.world, repo, commit)
+    body["protection_url"] = f"{call.base_url}/repos/{repo.full_name}/branches/{name}/protection"
+    body["protection"] = {"enabled": protected, "required_status_checks": None}
+    return Reply(200, body)
