@@ -59,10 +59,13 @@ def celery_init_app(flask_app: Flask, settings: Settings) -> Celery:
         task_always_eager=settings.eager,
         task_eager_propagates=settings.eager,
         # Seconds before Redis redelivers a task whose worker died without acking it; tests
-        # that kill workers shorten it (FOUREYES_VISIBILITY_TIMEOUT).
-        broker_transport_options={
-            "visibility_timeout": int(os.environ.get("FOUREYES_VISIBILITY_TIMEOUT", "300"))
-        },
+        # that kill workers shorten it (FOUREYES_VISIBILITY_TIMEOUT). Redis only: kombu's
+        # SQLAlchemy transport hands its options to create_engine, which refuses this one.
+        broker_transport_options=(
+            {"visibility_timeout": int(os.environ.get("FOUREYES_VISIBILITY_TIMEOUT", "300"))}
+            if settings.redis_url
+            else {}
+        ),
         beat_schedule=beat_schedule(),
     )
     celery_app.set_default()
