@@ -67,6 +67,7 @@ def run_demo(
             if keep_running is not None:
                 sign_in(stack.sim.world, MAINTAINER)
                 echo("")
+                echo(f"details page: {stack.url}/prs/{REPO}/{story.pull_number}")
                 echo(f"serving until interrupted; the simulated GitHub has {MAINTAINER} signed in")
                 keep_running.wait()
             return timeline.lines

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from textwrap import shorten
 from typing import Any
 
 import httpx
@@ -74,6 +75,7 @@ class Story:
         self.out = timeline
         self.http = httpx.Client(base_url=stack.url, timeout=30)
         self.bot_login = f"{self.sim.world.apps[stack.installed.app_id].slug}[bot]"
+        self.pull_number = 0
 
     @property
     def agent(self) -> str:
@@ -185,8 +187,21 @@ class Story:
         out.step(f"the agent pushes again: head {approved[:7]} -> {self.head(number)[:7]}")
         self.show_check(number)
 
+        self.deploy(branch)
         self.escalate()
-        out.detail(f"details page: {self.stack.url}/prs/{REPO}/{number}")
+        self.pull_number = number
+
+    def deploy(self, branch: str) -> None:
+        """The agent's workflow deploys its branch to production: the protection rule
+        foureyes answers rejects it (`production: {agents: reject}`)."""
+        _, run_id = self.sim.request_deployment(
+            REPO, environment="production", creator=self.bot_login, ref=branch
+        )
+        self.out.step(f"the agent's workflow deploys {branch.rsplit('/', 1)[-1]} to production")
+        state = self.sim.deployment_gate(run_id, "production")
+        reviews = [r for r in self.sim.deployment_reviews(run_id) if r.state]
+        why = shorten(reviews[-1].comment, 100, placeholder="…") if reviews else "no answer"
+        self.out.detail(f"deployment {state}: {why}")
 
     def escalate(self) -> None:
         out = self.out
