@@ -31,6 +31,9 @@ from app.simulator.world import World
 ROUTE_MODULES = (
     "app.simulator.routes_oauth",  # first: it answers user tokens on `/repos/{owner}/{repo}`
     "app.simulator.routes_apps",
+    "app.simulator.routes_manifest",
+    # before routes_repos: `.../branches/{branch}/protection` is not a branch named so
+    "app.simulator.routes_rulesets",
     "app.simulator.routes_repos",
     "app.simulator.routes_pulls",
     "app.simulator.routes_checks",
