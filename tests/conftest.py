@@ -103,8 +103,12 @@ def redis_url(_redis_reachable: str | None) -> str:
 def _postgres_reachable() -> str | None:
     import sqlalchemy
 
+    from app.db import normalise_url
+
     try:
-        engine = sqlalchemy.create_engine(POSTGRES_URL, connect_args={"connect_timeout": 2})
+        engine = sqlalchemy.create_engine(
+            normalise_url(POSTGRES_URL), connect_args={"connect_timeout": 2}
+        )
         with engine.connect():
             pass
         engine.dispose()

@@ -21,9 +21,12 @@ from typing import Any
 import httpx
 import pytest
 import redis
+import sqlalchemy
 
+from app.db import normalise_url
 from app.simulator import Installed, Simulator
 from app.simulator.model import CheckRun
+from tests.conftest import POSTGRES_URL
 
 # Parallel runs (several developers on one machine) pick distinct databases.
 E2E_REDIS_DB = int(os.environ.get("E2E_REDIS_DB", "14"))
@@ -157,8 +160,32 @@ def worker_command() -> list[str]:
 
 
 @pytest.fixture(scope="session")
+def e2e_database_url(
+    tmp_path_factory: pytest.TempPathFactory, _postgres_reachable: str | None
+) -> Iterator[str]:
+    """A fresh PostgreSQL database for the stack (production's setup), dropped afterwards;
+    SQLite when PostgreSQL is down (and not CI)."""
+    if _postgres_reachable:
+        if os.environ.get("CI"):
+            pytest.fail(f"{_postgres_reachable} (required when CI is set)")
+        print(f"e2e uses SQLite: {_postgres_reachable}")
+        yield f"sqlite:///{tmp_path_factory.mktemp('e2e-db') / 'foureyes.sqlite'}"
+        return
+    name = f"foureyes_e2e_{uuid.uuid4().hex[:10]}"
+    admin = sqlalchemy.create_engine(normalise_url(POSTGRES_URL), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
 def stack(
-    tmp_path_factory: pytest.TempPathFactory, _redis_reachable: str | None
+    tmp_path_factory: pytest.TempPathFactory, _redis_reachable: str | None, e2e_database_url: str
 ) -> Iterator[Stack]:
     if _redis_reachable:
         if os.environ.get("CI"):
@@ -179,7 +206,7 @@ def stack(
         "WEBHOOK_SECRET": installed.webhook_secret,
         "GITHUB_API_URL": simulator.url,
         "FOUREYES_URL": url,
-        "DATABASE_URL": f"sqlite:///{workdir / 'foureyes.sqlite'}",
+        "DATABASE_URL": e2e_database_url,
         "REDIS_URL": redis_url,
         "FOUREYES_ADMIN_TOKEN": ADMIN_TOKEN,
         "FOUREYES_INSTANCE_PATH": str(workdir / "instance"),
