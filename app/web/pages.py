@@ -41,8 +41,11 @@ header { display: flex; justify-content: space-between; align-items: baseline; }
 h1 { font-size: 1.5rem; margin: .2rem 0; } h2 { font-size: 1.15rem; margin: .4rem 0; }
 .badge { display: inline-block; padding: .1rem .6rem; border-radius: 1rem; color: #fff;
          font-weight: 600; }
-.conclusion-success { background: #1a7f37; } .conclusion-action_required { background: #9a6700; }
-.conclusion-failure { background: #cf222e; }
+.badge.conclusion-success { background: #1a7f37; }
+.badge.conclusion-action_required { background: #9a6700; }
+.badge.conclusion-failure { background: #cf222e; }
+.foureyes-result > h2 { font-size: 1rem; }
+ul.tree, ul.tree ul { list-style: none; padding-left: 1.2rem; }
 .box { border: 1px solid #d0d7de; border-radius: 6px; padding: .6rem 1rem; margin: 1rem 0; }
 .status-pass > .status { color: #1a7f37; } .status-pending > .status { color: #9a6700; }
 .status-fail > .status { color: #cf222e; } .status-skip > .status { color: #57606a; }
@@ -95,8 +98,12 @@ def _viewer_bar(viewer: Viewer, path: str) -> str:
 
 
 def _unblockers(result: Result) -> list[Node]:
-    nodes = [result.root, *result.root.children]
-    return [n for n in nodes if n.unblock and n.status in (Status.PENDING, Status.FAIL)]
+    """The blocking rules that say who can unblock them; else the root's own words."""
+    blocking = (Status.PENDING, Status.FAIL)
+    rules = [n for n in result.root.children if n.unblock and n.status in blocking]
+    if rules:
+        return rules
+    return [result.root] if result.root.unblock and result.root.status in blocking else []
 
 
 def _approvals_table(result: Result) -> str:
