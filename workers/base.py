@@ -1,4 +1,18 @@
-"""One task base class: the same retries, logging and error outcomes for every task."""
+"""One task base class: the same retries, logging, metrics and error outcomes for every task.
+
+- `TransientError` (GitHub 5xx after the client's two quick retries, a timeout, either
+  rate limit, an unreachable Redis or database): the task defers itself with
+  `self.retry(countdown=...)`, exponential backoff with full jitter and never sooner
+  than GitHub's retry-after. The worker is free meanwhile: no sleep.
+- `GoneError` (an uninstalled app, a deleted repository or pull request): the work is
+  dropped with a structured `task.dropped` log line and a metric. No audit event: the
+  contract has no type for it, and nothing about the repository changed.
+- Retries exhausted: `task.gave_up` (error level) names what was lost; the scheduled
+  reconciliation re-evaluates what the task would have fixed.
+- A worker killed mid-task: `acks_late` and `reject_on_worker_lost` put the message back
+  (after the broker's visibility timeout) and the task runs again; every task is
+  idempotent, so the second run has no duplicate effect.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +21,45 @@ from typing import Any
 
 import structlog
 from celery import Task
+from prometheus_client import Counter
 
 from app.errors import GoneError, TransientError
 
 log = structlog.get_logger()
 
 MAX_BACKOFF = 600.0
+# A countdown is held by the worker as an unacknowledged message: beyond the broker's
+# visibility timeout Redis would hand it to a second worker as well. Stay below it.
+VISIBILITY_SHARE = 0.8
+
+TASK_RETRIES = Counter(
+    "foureyes_task_retries_total", "Tasks deferred after a transient error", ["task"]
+)
+TASK_DROPPED = Counter(
+    "foureyes_task_dropped_total",
+    "Tasks dropped: their installation, repository or pull request is gone",
+    ["task"],
+)
+TASK_GAVE_UP = Counter(
+    "foureyes_task_gave_up_total", "Tasks that failed after their last retry", ["task"]
+)
 
 
-def backoff(retries: int, retry_after: float | None = None) -> float:
-    """Exponential backoff with full jitter; never sooner than GitHub's retry-after."""
-    ceiling = min(MAX_BACKOFF, 2.0 ** (retries + 1))
-    delay = random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not a secret
-    return max(delay, retry_after or 0.0)
+def backoff(retries: int, retry_after: float | None = None, ceiling: float = MAX_BACKOFF) -> float:
+    """Exponential backoff with full jitter; never sooner than GitHub's retry-after.
+
+    Both are bounded by `ceiling`: a rate limit that resets in an hour is retried
+    sooner, meets the limit again (which costs nothing) and defers once more.
+    """
+    top = min(ceiling, 2.0 ** (retries + 1))
+    delay = random.uniform(top / 2, top)  # noqa: S311 - jitter, not a secret
+    return min(max(delay, retry_after or 0.0), ceiling)
+
+
+def visibility_ceiling(options: dict[str, Any] | None) -> float:
+    """The longest safe countdown for the broker's visibility timeout (if it has one)."""
+    timeout = (options or {}).get("visibility_timeout")
+    return min(MAX_BACKOFF, float(timeout) * VISIBILITY_SHARE) if timeout else MAX_BACKOFF
 
 
 class FoureyesTask(Task):
@@ -29,19 +69,41 @@ class FoureyesTask(Task):
     max_retries = 12
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # A task run inline by another (eager mode) gives the caller its log context back.
+        outer = structlog.contextvars.get_contextvars()
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(task=self.name, task_id=self.request.id)
         try:
             return super().__call__(*args, **kwargs)
         except TransientError as exc:
-            delay = backoff(self.request.retries, exc.retry_after)
-            log.warning(
-                "task.retry",
-                error=str(exc),
-                retry_in=round(delay, 1),
-                attempt=self.request.retries + 1,
-            )
-            raise self.retry(exc=exc, countdown=delay) from exc
+            return self._defer(exc)
         except GoneError as exc:
-            log.info("task.dropped", reason=str(exc))
+            TASK_DROPPED.labels(self.name).inc()
+            log.warning("task.dropped", reason=str(exc), outcome="dropped, not retried")
             return None
+        finally:
+            structlog.contextvars.clear_contextvars()
+            structlog.contextvars.bind_contextvars(**outer)
+
+    def _defer(self, exc: TransientError) -> Any:
+        attempt = self.request.retries + 1
+        if self.max_retries is not None and self.request.retries >= self.max_retries:
+            TASK_GAVE_UP.labels(self.name).inc()
+            log.error(
+                "task.gave_up",
+                error=str(exc),
+                attempts=attempt,
+                outcome="failed; the scheduled reconciliation repairs the gate",
+            )
+            raise exc
+        ceiling = visibility_ceiling(self.app.conf.broker_transport_options)
+        delay = backoff(self.request.retries, exc.retry_after, ceiling)
+        TASK_RETRIES.labels(self.name).inc()
+        log.warning(
+            "task.retry",
+            error=str(exc),
+            retry_in=round(delay, 1),
+            attempt=attempt,
+            retry_after=exc.retry_after,
+        )
+        raise self.retry(exc=exc, countdown=delay) from exc

@@ -166,6 +166,7 @@ def add_review(
             submitted_at=world.now(),
         )
         pull.reviews.append(review)
+        pull.updated_at = review.submitted_at  # GitHub bumps the pull request's updated_at
         return review
 
 

@@ -1,0 +1,103 @@
+"""The task base class: transient errors defer the task with backoff (never sooner than
+GitHub's retry-after, never past the broker's visibility timeout), gone work is dropped,
+and exhausted retries say so."""
+
+from __future__ import annotations
+
+import pytest
+from celery import Celery
+
+from app.errors import GoneError, TransientError
+from workers.base import TASK_DROPPED, TASK_GAVE_UP, FoureyesTask, backoff, visibility_ceiling
+
+
+def celery_app(visibility_timeout: int = 300) -> Celery:
+    # Eager without propagation: `apply()` runs every retry inline and returns the outcome.
+    app = Celery("test-base", task_cls=FoureyesTask, set_as_current=False)
+    app.conf.update(
+        task_always_eager=True,
+        task_eager_propagates=False,
+        broker_transport_options={"visibility_timeout": visibility_timeout},
+    )
+    return app
+
+
+def failing_task(app: Celery, errors: list[Exception], max_retries: int = 12):
+    calls: list[int] = []
+
+    @app.task(bind=True, name=f"test.flaky.{id(calls)}", max_retries=max_retries)
+    def flaky(self):
+        calls.append(self.request.retries)
+        if len(calls) <= len(errors):
+            raise errors[len(calls) - 1]
+        return "evaluated"
+
+    return flaky, calls
+
+
+def test_transient_errors_defer_the_task_until_it_succeeds(task_log):
+    task, calls = failing_task(
+        celery_app(),
+        [
+            TransientError("GitHub answered 502 for /repos/acme/widgets/pulls/1"),
+            TransientError("GitHub rate limit on GET /repos/acme/widgets", retry_after=45),
+        ],
+    )
+    result = task.apply()
+    assert (result.state, result.result) == ("SUCCESS", "evaluated")
+    assert calls == [0, 1, 2]
+    first, second = task_log("task.retry")
+    assert 1 <= first["retry_in"] <= 2  # 2 ** 1 with full jitter
+    assert second["retry_in"] >= 45  # GitHub's retry-after wins over a shorter backoff
+    assert "502" in first["error"] and second["attempt"] == 2
+
+
+def test_a_countdown_stays_below_the_visibility_timeout(task_log):
+    # A longer countdown would make Redis hand the held message to a second worker.
+    task, _ = failing_task(
+        celery_app(visibility_timeout=20),
+        [TransientError("GitHub rate limit on GET /x", retry_after=3600)],
+    )
+    task.apply()
+    (retry,) = task_log("task.retry")
+    assert retry["retry_in"] <= 16
+
+
+def test_exhausted_retries_fail_the_task_and_say_so(task_log):
+    before = TASK_GAVE_UP.labels("x")._value.get()
+    task, calls = failing_task(
+        celery_app(), [TransientError(f"GitHub answered 503 ({n})") for n in range(5)], 2
+    )
+    result = task.apply()
+    assert result.state == "FAILURE"
+    assert isinstance(result.result, TransientError)
+    assert calls == [0, 1, 2]
+    (gave_up,) = task_log("task.gave_up")
+    assert gave_up["log_level"] == "error" and "reconciliation" in gave_up["outcome"]
+    assert TASK_GAVE_UP.labels(task.name)._value.get() == 1
+    assert TASK_GAVE_UP.labels("x")._value.get() == before
+
+
+def test_gone_work_is_dropped_without_retry(task_log):
+    task, calls = failing_task(celery_app(), [GoneError("GitHub answered 404 for /repos/a/b")])
+    result = task.apply()
+    assert (result.state, result.result) == ("SUCCESS", None)
+    assert calls == [0]
+    (dropped,) = task_log("task.dropped")
+    assert "404" in dropped["reason"]
+    assert TASK_DROPPED.labels(task.name)._value.get() == 1
+
+
+@pytest.mark.parametrize("retries_so_far", range(12))
+def test_backoff_grows_exponentially_with_full_jitter(retries_so_far):
+    top = min(600.0, 2.0 ** (retries_so_far + 1))
+    delays = [backoff(retries_so_far) for _ in range(50)]
+    assert all(top / 2 <= delay <= top for delay in delays)
+    assert len(set(delays)) > 1  # jittered: a burst of failures does not retry in lockstep
+
+
+def test_visibility_ceiling():
+    assert visibility_ceiling({"visibility_timeout": 300}) == 240
+    assert visibility_ceiling({"visibility_timeout": 3600}) == 600
+    assert visibility_ceiling({}) == 600
+    assert backoff(0, retry_after=900, ceiling=240) == 240
