@@ -23,6 +23,8 @@ TASK_MODULES = [
     "workers.deployments",
     "workers.guards",
     "workers.doctor",
+    "workers.redelivery",
+    "workers.reconcile",
 ]
 
 # Worker-loss and crash safety: a task is acknowledged only after it ran, and a task
@@ -89,6 +91,19 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
         },
         # Is the gate still enforced everywhere? Records `config.drift` on each change.
         "doctor-drift-check": {"task": "workers.doctor.check_drift", "schedule": 3600.0},
+        # GitHub never retries a failed delivery: ask again for those it could not hand us.
+        # A run that waited past its interval (workers down) is dropped, not piled up.
+        "redeliver-failed-webhooks": {
+            "task": "workers.redelivery.redeliver_failed_deliveries",
+            "schedule": 120.0,
+            "options": {"expires": 120.0},
+        },
+        # Lost events leave checks missing or stale: re-evaluate those pull requests.
+        "reconcile-gate-checks": {
+            "task": "workers.reconcile.reconcile_all",
+            "schedule": 600.0,
+            "options": {"expires": 600.0},
+        },
     }
 
 

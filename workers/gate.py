@@ -7,12 +7,14 @@ pull request afresh, so the newest head always wins.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
 import time
 from typing import Any
 
 import structlog
-from celery import shared_task
+from celery import current_task, shared_task
 
 from app import metrics
 from app.audit.emit import emit
@@ -257,6 +259,20 @@ def evaluate_pull_request(self: Any, installation_id: int, repository: str, numb
         return str(result.conclusion)
 
 
+def rerun_key(event_type: str, result: Result) -> str | None:
+    """The audit key of a decision recorded by the running task.
+
+    A task that runs again (redelivered after its worker died, or retried after a
+    failed publication) keeps its id: the same decision it already recorded is then
+    recorded once. A different decision (a new head, a new review) gets its own event.
+    """
+    task_id = current_task.request.id if current_task else None
+    if not task_id:
+        return None
+    digest = hashlib.sha256(json.dumps(result.to_dict(), sort_keys=True).encode()).hexdigest()
+    return f"{event_type}:{task_id}:{result.head_sha}:{digest[:16]}"
+
+
 def record_decision(
     deps: Services,
     gh: Any,
@@ -283,6 +299,7 @@ def record_decision(
         agent=agent if result.agent_involved else None,
         decision=str(result.conclusion),
         reason=result.title,
+        key=rerun_key("gate.evaluated", result),
         data={
             "head_sha": head_sha,
             "conclusion": str(result.conclusion),
@@ -309,6 +326,7 @@ def record_decision(
         decision=str(result.conclusion),
         reason=result.title,
         data={"check_run_id": run["id"], "head_sha": head_sha, "pull_request": number or None},
+        key=rerun_key("check.published", result),
     )
     if result.conclusion == "success":
         # Provenance for the deployment and workflow guards: the gate passed this head.

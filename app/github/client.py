@@ -40,11 +40,17 @@ TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
 
 def _quick_retry(exc: GitHubException, retry_count: int) -> RetryOption:
-    """Retry a 5xx or a dropped connection twice, briefly; longer waits are the task's job."""
-    transient = isinstance(exc, RequestError | RequestTimeout) or (
-        isinstance(exc, RequestFailed) and exc.response.status_code >= 500
-    )
-    if transient and not isinstance(exc, RateLimitExceeded) and retry_count < 2:
+    """Retry a 5xx or a dropped connection twice, briefly; longer waits are the task's job.
+
+    `RequestFailed` (any answered error) is a `RequestError` too: only its 5xx are worth
+    a quick retry, never a 4xx or a rate limit. A timeout is not retried here either: a
+    slow GitHub would hold the worker for three timeouts; the task defers instead.
+    """
+    if isinstance(exc, RequestFailed):
+        transient = exc.response.status_code >= 500 and not isinstance(exc, RateLimitExceeded)
+    else:
+        transient = isinstance(exc, RequestError) and not isinstance(exc, RequestTimeout)
+    if transient and retry_count < 2:
         return RetryOption(True, timedelta(seconds=0.2 * (2**retry_count) + random.random() * 0.1))  # noqa: S311
     return RetryOption(False)
 
@@ -174,6 +180,9 @@ def github_errors(gone_ok: bool = False) -> Iterator[None]:
             if gone_ok:
                 return
             raise GoneError(f"GitHub answered {status} for {path}") from exc
+        if status == 403 and "suspended" in exc.response.text.lower():
+            # A suspended installation is gone until it is unsuspended (which re-evaluates).
+            raise GoneError(f"GitHub answered 403 for {path}: installation suspended") from exc
         if status >= 500 or status == 429:
             raise TransientError(f"GitHub answered {status} for {path}") from exc
         raise
