@@ -117,8 +117,9 @@ def _refuse_without_app() -> tuple[Response, int] | None:
 @bp.get("/setup")
 def setup_page() -> Response:
     settings = _require_setup_mode()
-    if registered_app_id():
-        return make_response(render_template_string(REGISTERED, app_id=registered_app_id()))
+    registered = registered_app_id()
+    if registered:
+        return make_response(render_template_string(REGISTERED, app_id=registered))
     org = (request.args.get("org") or "").strip() or None
     if org is not None and not ORG_NAME.fullmatch(org):
         abort(400, description="not an organisation name")
