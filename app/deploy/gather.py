@@ -132,8 +132,9 @@ def provenance_of(
     app_bot_login: str,
 ) -> Provenance:
     """The reviewed provenance of `sha`: countersigned itself, or judged by the commits it
-    adds on top of the newest countersigned commit it descends from (else the default
-    branch, whose history is the baseline the push guard watches)."""
+    adds on top of the newest countersigned commit it descends from; without one, by the
+    commits it adds to the default branch and those it brings in over its first parent
+    (older default-branch history is the baseline that the push guard watches)."""
     if records.countersigned(deps, repository, sha):
         return commit_provenance(policy, app_bot_login, sha, countersigned=True, introduced=())
     for base in records.newest_countersigned(deps, repository):
@@ -143,8 +144,24 @@ def provenance_of(
             continue
         if found.status in ("ahead", "identical", "behind"):
             return _judged(policy, app_bot_login, sha, base, found)
-    found = compare(gh, deps, repository, default_branch, sha)
-    return _judged(policy, app_bot_login, sha, default_branch, found)
+    # No countersigned ancestor: judge what the commit adds to the default branch and what
+    # it brings in itself (a merge brings its pull request's commits, even once merged).
+    on_branch = compare(gh, deps, repository, default_branch, sha)
+    commits = {c.sha: c for c in on_branch.commits}
+    complete = on_branch.complete
+    parent = first_parent(gh, repository, sha)
+    if parent is not None:
+        own = compare(gh, deps, repository, parent, sha)
+        commits.update((c.sha, c) for c in own.commits)
+        complete = complete and own.complete
+    return commit_provenance(
+        policy,
+        app_bot_login,
+        sha,
+        countersigned=False,
+        introduced=tuple(commits.values()) if complete else None,
+        base=default_branch,
+    )
 
 
 def _judged(
@@ -158,6 +175,13 @@ def _judged(
         introduced=found.commits if found.complete else None,
         base=base,
     )
+
+
+def first_parent(gh: GitHub, repository: str, sha: str) -> str | None:
+    owner, name = repository.split("/", 1)
+    with github_errors():
+        parents = gh.rest.repos.get_commit(owner, name, sha).json().get("parents") or []
+    return parents[0]["sha"] if parents else None
 
 
 def workflow_run(gh: GitHub, repository: str, run_id: int) -> dict[str, Any]:

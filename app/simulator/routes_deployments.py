@@ -1,5 +1,5 @@
 """Actions and deployments: workflow runs (get, cancel), custom deployment protection rule
-reviews, the comparison of two commits, and a branch with its protection flag."""
+reviews, the comparison of two commits, one commit, and a branch with its protection flag."""
 
 from __future__ import annotations
 
@@ -113,6 +113,15 @@ def compare(call: Call) -> Reply:
         query = f"per_page={per_page}&page={page + 1}"
         headers["Link"] = f'<{api}/compare/{call.params["basehead"]}?{query}>; rel="next"'
     return Reply(200, body, headers)
+
+
+@routes.get("/repos/{owner}/{repo}/commits/{ref}", permission="contents")
+def get_commit(call: Call) -> Reply:
+    repo = call.require_repo()
+    commit = call.world.resolve(repo, call.params["ref"])
+    if commit is None:
+        raise HttpError(422, f"No commit found for SHA: {call.params['ref']}")
+    return Reply(200, render.commit(call.world, repo, commit))
 
 
 @routes.get("/repos/{owner}/{repo}/branches/{branch+}", permission="contents")
