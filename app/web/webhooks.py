@@ -21,6 +21,8 @@ log = structlog.get_logger()
 
 # GitHub lets an app redeliver a delivery for three days: remember ids that long.
 DEDUPE_TTL = 3 * 24 * 3600
+# GitHub caps payloads at 25 MB (the app's MAX_CONTENT_LENGTH).
+MAX_BODY = 25 * 1024 * 1024
 
 
 def signature_valid(secret: str | None, body: bytes, header: str | None) -> bool:
@@ -52,6 +54,10 @@ def _answer(status: int, event: str, outcome: str, **body: Any) -> tuple[Respons
 def receive() -> tuple[Response, int]:
     deps = services()
     body = request.get_data(cache=False)
+    if request.content_length is None and len(body) >= (request.max_content_length or MAX_BODY):
+        # A chunked body is read only up to the limit (werkzeug truncates, it does not
+        # refuse): one that reaches it is over the limit, not a bad signature.
+        return _answer(413, "", "too_large", reason="the body is larger than 25 MB")
     event = request.headers.get("X-GitHub-Event", "")
     delivery = request.headers.get("X-GitHub-Delivery", "")
     if not signature_valid(
