@@ -20,9 +20,14 @@ def _installation(payload: dict[str, Any]) -> int:
 
 @router.on("workflow_run", "requested", "in_progress")
 def on_workflow_run(payload: dict[str, Any], deps: Services) -> None:
-    run = payload["workflow_run"]
+    repository = payload["repository"]
     guard_workflow_run.apply_async(
-        args=(_installation(payload), payload["repository"]["full_name"], int(run["id"]))
+        args=(
+            _installation(payload),
+            repository["full_name"],
+            int(payload["workflow_run"]["id"]),
+            repository.get("default_branch") or "main",
+        )
     )
 
 
@@ -60,9 +65,11 @@ def on_pull_request_closed(payload: dict[str, Any], deps: Services) -> None:
 
 
 @shared_task(name="workers.guards.guard_workflow_run")
-def guard_workflow_run(installation_id: int, repository: str, run_id: int) -> str:
+def guard_workflow_run(
+    installation_id: int, repository: str, run_id: int, default_branch: str
+) -> str:
     """Cancel (or flag) a run of agent-changed CI code that no human approved."""
-    return guard_run(services(), installation_id, repository, run_id)
+    return guard_run(services(), installation_id, repository, run_id, default_branch)
 
 
 @shared_task(name="workers.guards.guard_push")

@@ -32,7 +32,9 @@ log = structlog.get_logger()
 DONE_TTL = 7 * 24 * 3600.0
 
 
-def guard_run(deps: Services, installation_id: int, repository: str, run_id: int) -> str:
+def guard_run(
+    deps: Services, installation_id: int, repository: str, run_id: int, default_branch: str
+) -> str:
     """Judge the run as it is now; cancel, flag or leave it. Returns the action taken."""
     structlog.contextvars.bind_contextvars(repository=repository, run_id=run_id)
     gh = deps.github.for_installation(installation_id)
@@ -43,8 +45,6 @@ def guard_run(deps: Services, installation_id: int, repository: str, run_id: int
     if run.get("status") == "completed":
         return "completed"
     attempt = int(run.get("run_attempt") or 1)
-    repo = run.get("repository") or {}
-    default_branch = repo.get("default_branch") or "main"
     loaded = load_repository_policy(gh, deps.state, repository, default_branch)
     if loaded.policy is None:
         # The gate already fails closed on every pull request; a run is not a merge.
