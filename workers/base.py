@@ -17,6 +17,9 @@
 from __future__ import annotations
 
 import random
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import structlog
@@ -24,6 +27,7 @@ from celery import Task
 from prometheus_client import Counter
 
 from app.errors import GoneError, TransientError
+from app.state import SharedState
 
 log = structlog.get_logger()
 
@@ -43,6 +47,26 @@ TASK_DROPPED = Counter(
 TASK_GAVE_UP = Counter(
     "foureyes_task_gave_up_total", "Tasks that failed after their last retry", ["task"]
 )
+
+
+@contextmanager
+def task_lock(state: SharedState, name: str, owner: str | None, ttl: float) -> Iterator[bool]:
+    """`app.state.held_lock`, held in the name of a task run (`owner`: the task's id).
+
+    A worker killed mid-task leaves its lock until the TTL ends; the same task,
+    redelivered, takes its own lock over at once instead of waiting that out (only a
+    redelivery carries the same task id, and its first run is dead by then).
+    Yields whether this run holds the lock; releases only its own hold.
+    """
+    key, token = f"lock:{name}", str(owner or secrets.token_hex(16))
+    acquired = state.add_if_absent(key, token, ttl) or state.get(key) == token
+    if acquired:
+        state.set(key, token, ttl)
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            state.delete(key, token)
 
 
 def backoff(retries: int, retry_after: float | None = None, ceiling: float = MAX_BACKOFF) -> float:

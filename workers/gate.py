@@ -35,7 +35,7 @@ from app.github.publish import publish_check
 from app.policy.evaluate import error_result
 from app.policy.result import Result
 from app.services import Services, services
-from app.state import held_lock
+from workers.base import task_lock
 from workers.router import Router
 
 log = structlog.get_logger()
@@ -232,7 +232,8 @@ def evaluate_pull_request(self: Any, installation_id: int, repository: str, numb
     # Clear the pending flag before reading GitHub: an event that arrives from here on
     # queues a new evaluation, and one that arrived before is in what we are about to read.
     deps.state.delete(f"pending:{repository}#{number}")
-    with held_lock(deps.state, f"pr:{repository}#{number}", LOCK_TTL) as held:
+    # Held in this run's name: redelivered after its worker died, it takes the lock over.
+    with task_lock(deps.state, f"pr:{repository}#{number}", self.request.id, LOCK_TTL) as held:
         if not held:
             raise self.retry(countdown=0.5 + random.random(), max_retries=None)  # noqa: S311
         started = time.perf_counter()

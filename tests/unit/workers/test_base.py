@@ -1,14 +1,24 @@
 """The task base class: transient errors defer the task with backoff (never sooner than
 GitHub's retry-after, never past the broker's visibility timeout), gone work is dropped,
-and exhausted retries say so."""
+exhausted retries say so, and a task's lock outlives a killed worker only for others."""
 
 from __future__ import annotations
 
 import pytest
 from celery import Celery
 
+from app.db import make_engine
 from app.errors import GoneError, TransientError
-from workers.base import TASK_DROPPED, TASK_GAVE_UP, FoureyesTask, backoff, visibility_ceiling
+from app.migrate import upgrade
+from app.state import SqlState
+from workers.base import (
+    TASK_DROPPED,
+    TASK_GAVE_UP,
+    FoureyesTask,
+    backoff,
+    task_lock,
+    visibility_ceiling,
+)
 
 
 def celery_app(visibility_timeout: int = 300) -> Celery:
@@ -101,3 +111,33 @@ def test_visibility_ceiling():
     assert visibility_ceiling({"visibility_timeout": 3600}) == 600
     assert visibility_ceiling({}) == 600
     assert backoff(0, retry_after=900, ceiling=240) == 240
+
+
+@pytest.fixture
+def state(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'state.sqlite'}")
+    upgrade(engine, tmp_path)
+    yield SqlState(engine)
+    engine.dispose()
+
+
+def test_a_task_lock_excludes_other_runs_and_is_released(state):
+    with task_lock(state, "pr:acme/widgets#1", "task-a", 60) as held:
+        assert held
+        with task_lock(state, "pr:acme/widgets#1", "task-b", 60) as other:
+            assert not other
+        with task_lock(state, "pr:acme/widgets#1", None, 60) as anonymous:
+            assert not anonymous
+    with task_lock(state, "pr:acme/widgets#1", "task-b", 60) as held:
+        assert held
+
+
+def test_a_redelivered_task_takes_over_the_lock_its_killed_run_left(state):
+    # The first run's worker was killed: its hold stays until the TTL ends...
+    state.add_if_absent("lock:pr:acme/widgets#1", "task-a", 120)
+    with task_lock(state, "pr:acme/widgets#1", "task-b", 60) as other:
+        assert not other
+    # ...but the same task, delivered again, need not wait for it.
+    with task_lock(state, "pr:acme/widgets#1", "task-a", 60) as held:
+        assert held
+    assert state.get("lock:pr:acme/widgets#1") is None

@@ -113,6 +113,9 @@ def test_the_next_run_starts_where_the_last_one_stopped(simulator, hooked, deps,
     assert sorted(report.redelivered) == sorted(guids)
     assert listing_requests() == 3  # 12 attempts, 5 a page, followed by cursor
     wait_for(lambda: len(simulator.world.deliveries) == 24, "the redeliveries")
+    with simulator.world.lock:  # half an hour ago, one second apart
+        for age, record in enumerate(reversed(simulator.world.deliveries[12:])):
+            record.delivered_at -= timedelta(minutes=30, seconds=age)
 
     simulator.clear_requests()
     assert redeliver_failed(deps).redelivered == []
