@@ -30,8 +30,13 @@ def process_delivery(event: str, delivery: str, payload: dict[str, Any]) -> int:
     """Handle one accepted delivery. Idempotent: a redelivered task re-runs safely."""
     installation = (payload.get("installation") or {}).get("id")
     repository = _repository(payload)
+    number = (payload.get("pull_request") or payload.get("issue") or {}).get("number")
     structlog.contextvars.bind_contextvars(
-        delivery=delivery, github_event=event, installation=installation, repository=repository
+        delivery=delivery,
+        github_event=event,
+        installation=installation,
+        repository=repository,
+        pr=number,
     )
     sender = (payload.get("sender") or {}).get("login")
     emit(

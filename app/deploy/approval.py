@@ -24,7 +24,7 @@ from app.deploy.provenance import agent_reason
 from app.deploy.respond import post_review
 from app.github.client import github_errors
 from app.identity.broker import PolicyUnusable, repository_policy
-from app.identity.decide import _approver_refusal, command_of
+from app.identity.decide import approver_refusal, command_of
 from app.identity.escalation import current_approvers, fenced
 from app.policy.schema import Approvers
 from app.services import Services
@@ -158,7 +158,7 @@ def ineligible(deps: Services, gh: GitHub, review: DeploymentReview, login: str)
         return "the repository's policy is invalid, so nobody is eligible until it is fixed"
     if agent_reason(policy, deps.github.bot_login(), login):
         return "an agent cannot approve a deployment"
-    return _approver_refusal(deps, gh, review.repository, policy.escalations.approvers, login)
+    return approver_refusal(deps, gh, review.repository, policy.escalations.approvers, login)
 
 
 def settle(

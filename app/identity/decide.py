@@ -80,10 +80,10 @@ def ineligible(deps: Services, gh: GitHub, escalation: Escalation, login: str) -
     approvers = current_approvers(gh, deps, escalation.repository)
     if approvers is None:
         return "the repository's policy is invalid, so nobody is eligible until it is fixed"
-    return _approver_refusal(deps, gh, escalation.repository, approvers, login)
+    return approver_refusal(deps, gh, escalation.repository, approvers, login)
 
 
-def _approver_refusal(
+def approver_refusal(
     deps: Services, gh: GitHub, repository: str, approvers: Approvers, login: str
 ) -> str | None:
     facts = reviewer_facts(gh, deps.state, repository, login, frozenset(approvers.teams))
