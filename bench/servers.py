@@ -1,0 +1,122 @@
+"""Start and stop the processes a benchmark measures; read their memory from /proc."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+BENCH_REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/8")
+WEB_WORKERS = 2
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    handle = log.open("wb")
+    return subprocess.Popen(args, env=env, stdout=handle, stderr=subprocess.STDOUT)
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def gunicorn(
+    target: str, env: dict[str, str], workdir: Path, name: str
+) -> tuple[subprocess.Popen, str]:
+    """gunicorn with the Procfile's settings (sync workers, `WEB_WORKERS` of them)."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    args = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(WEB_WORKERS),
+        "--log-level",
+        "warning",
+        target,
+    ]
+    process = spawn(args, env, workdir / f"{name}.log")
+
+    def up() -> bool:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited; see {workdir / (name + '.log')}")
+        try:
+            httpx.get(url + "/", timeout=1)
+        except httpx.HTTPError:
+            return False
+        return len(children(process.pid)) >= WEB_WORKERS
+
+    wait_for(up, 60, f"{name} to listen")
+    return process, url
+
+
+def celery_worker(env: dict[str, str], workdir: Path, concurrency: int = 1) -> subprocess.Popen:
+    args = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "workers",
+        "worker",
+        "--concurrency",
+        str(concurrency),
+        "--loglevel",
+        "WARNING",
+        "--without-gossip",
+        "--without-mingle",
+    ]
+    return spawn(args, env, workdir / "worker.log")
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(x) for x in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
+def status_kib(pid: int, field: str) -> int:
+    """`VmRSS` or `VmHWM` (peak RSS) of a process, in KiB; 0 when it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        return 0
+    return 0
+
+
+def workdir() -> Path:
+    return Path(tempfile.mkdtemp(prefix="foureyes-bench-"))
