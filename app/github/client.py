@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 import jwt
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from githubkit import GitHub
 from githubkit.exception import (
     GitHubException,
@@ -83,7 +84,13 @@ class GitHubApp:
         """A 9-minute app JWT (GitHub allows 10), backdated 60 s against clock drift."""
         now = int(time.time())
         payload = {"iat": now - 60, "exp": now + 540, "iss": str(self.settings.app_id)}
-        return jwt.encode(payload, self.settings.private_key, algorithm="RS256")
+        return jwt.encode(payload, self._signing_key, algorithm="RS256")
+
+    @functools.cached_property
+    def _signing_key(self) -> Any:
+        """The app's private key, parsed once per process: parsing the PEM for every JWT
+        was most of a token request's CPU (docs/BENCHMARKS.md)."""
+        return load_pem_private_key(str(self.settings.private_key).encode(), password=None)
 
     def _client(self, token: str) -> GitHub:
         return GitHub(

@@ -80,7 +80,11 @@ def receive() -> tuple[Response, int]:
         return _answer(503, event, "unavailable", reason="could not record the delivery")
 
     try:
-        process_delivery.apply_async(args=(event, delivery, payload))
+        # A short argsrepr spares Celery a repr of the whole payload (a third of the
+        # intake's CPU, docs/BENCHMARKS.md) and keeps payloads out of message headers.
+        process_delivery.apply_async(
+            args=(event, delivery, payload), argsrepr=f"({event!r}, {delivery!r}, <payload>)"
+        )
     except Exception as exc:
         # Forget the id so that GitHub's redelivery of this event is accepted.
         try:
