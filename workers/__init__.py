@@ -64,7 +64,12 @@ def celery_init_app(flask_app: Flask, settings: Settings) -> Celery:
         # that kill workers shorten it (FOUREYES_VISIBILITY_TIMEOUT). Redis only: kombu's
         # SQLAlchemy transport hands its options to create_engine, which refuses this one.
         broker_transport_options=(
-            {"visibility_timeout": int(os.environ.get("FOUREYES_VISIBILITY_TIMEOUT", "300"))}
+            {
+                "visibility_timeout": int(os.environ.get("FOUREYES_VISIBILITY_TIMEOUT", "300")),
+                # Look for such tasks every 10 s (kombu's default: every 100 s), so a
+                # killed worker's evaluation runs again soon after the timeout.
+                "unacked_restore_throttle": 1,
+            }
             if settings.redis_url
             else {}
         ),

@@ -12,6 +12,8 @@
 - A worker killed mid-task: `acks_late` and `reject_on_worker_lost` put the message back
   (after the broker's visibility timeout) and the task runs again; every task is
   idempotent, so the second run has no duplicate effect.
+- Redis down mid-task (state and broker both): the retry cannot be queued, and Celery
+  would drop the task; it is requeued instead (or left to the visibility timeout).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 
 import structlog
 from celery import Task
+from celery.exceptions import Reject
 from prometheus_client import Counter
 
 from app.errors import GoneError, TransientError
@@ -130,4 +133,15 @@ class FoureyesTask(Task):
             attempt=attempt,
             retry_after=exc.retry_after,
         )
-        raise self.retry(exc=exc, countdown=delay) from exc
+        try:
+            raise self.retry(exc=exc, countdown=delay) from exc
+        except Reject as not_queued:
+            # Celery could not queue the retry (the broker is down too) and would drop the
+            # task. Put it back instead: requeued now if Redis answers again, else left
+            # unacknowledged, and Redis hands it out after the visibility timeout.
+            log.error(
+                "task.retry_not_queued",
+                error=str(not_queued.reason),
+                outcome="requeued; runs again once the broker is back",
+            )
+            raise Reject(not_queued.reason, requeue=True) from exc

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from celery import Celery
+from celery.exceptions import Reject
 
 from app.db import make_engine
 from app.errors import GoneError, TransientError
@@ -141,3 +142,29 @@ def test_a_redelivered_task_takes_over_the_lock_its_killed_run_left(state):
     with task_lock(state, "pr:acme/widgets#1", "task-a", 60) as held:
         assert held
     assert state.get("lock:pr:acme/widgets#1") is None
+
+
+def test_a_retry_that_cannot_be_queued_requeues_the_task_instead_of_dropping_it(task_log):
+    # Redis (state and broker at once) went away mid-task: Celery cannot queue the retry.
+    app = Celery("test-broker-down", task_cls=FoureyesTask, set_as_current=False)
+    app.conf.update(
+        broker_url="redis://127.0.0.1:1/0",  # nothing listens there
+        task_publish_retry=False,
+        broker_connection_timeout=1,
+    )
+
+    @app.task(bind=True, name="test.needs_redis")
+    def needs_redis(self):
+        raise TransientError("redis unavailable: Error 111 connecting to 127.0.0.1:6379")
+
+    needs_redis.push_request(
+        id="task-1", retries=0, is_eager=False, called_directly=False, delivery_info={}
+    )
+    try:
+        with pytest.raises(Reject) as rejected:
+            needs_redis()
+    finally:
+        needs_redis.pop_request()
+    assert rejected.value.requeue is True
+    (logged,) = task_log("task.retry_not_queued")
+    assert "requeued" in logged["outcome"]
