@@ -220,7 +220,9 @@ def assert_audited_once(stack: Stack, repo: str, numbers: list[int]) -> None:
     """Every delivery GitHub made for `repo` is audited exactly once (redeliveries share a
     GUID); every pull request's final decision is audited and published exactly once."""
     guids = {d.guid for d in deliveries_to_app(stack, repo)}
-    received = Counter(e["data"]["delivery"] for e in stack.audit(type="webhook.received"))
+    received = Counter(
+        e["data"]["delivery"] for e in stack.audit(type="webhook.received", repository=repo)
+    )
     assert {guid: received[guid] for guid in guids} == dict.fromkeys(guids, 1)
     evaluated = Counter(
         (e["subject"], e["data"]["head_sha"], e["decision"])

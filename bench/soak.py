@@ -1,0 +1,418 @@
+"""Soak: a bounded load run over loopback that stops by itself and prints figures.
+
+Signed webhook deliveries for many pull requests (opened, pushed to, labelled, reviewed
+by maintainers and bots) go to gunicorn in random order, with 1% sent twice and some
+redelivered later (same GUID, as GitHub redelivers), while a Celery worker evaluates
+them against the simulator. Then it waits for the queues to drain and checks that
+every pull request's check run on its head says what the final state requires, and
+that every delivery was audited once. It prints deliveries per second, queue depth
+over time, and errors; it asserts nothing.
+
+    python bench/soak.py --deliveries 10000      # the full run: starts its own stack
+    python bench/soak.py --deliveries 300 --redis-url redis://127.0.0.1:6379/13
+
+`tests/e2e/test_soak.py` runs a small one (300 deliveries) against the e2e stack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import redis
+
+from app.simulator import Simulator
+
+AGENT = "copilot-swe-agent[bot]"
+POLICY = """\
+version: 1
+agents:
+  logins: ["copilot-swe-agent[bot]"]
+  labels: ["ai-generated"]
+merge:
+  rules:
+    - name: human review
+      require: {approvals: 1, permission: write}
+"""
+PULLS_PER_REPO = 10
+EVENTS_PER_PULL = 8  # on average: opened, pushes, labels, reviews
+DUPLICATES = 0.01
+REDELIVERIES = 0.005
+SENDERS = 8
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Delivery:
+    event: str
+    payload: dict[str, Any]
+    guid: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+
+@dataclass
+class Plan:
+    deliveries: list[Delivery]
+    pulls: list[tuple[str, int]]
+    repos: list[str]
+
+
+@dataclass
+class SoakReport:
+    sent: int = 0
+    seconds: float = 0.0
+    statuses: Counter = field(default_factory=Counter)
+    errors: Counter = field(default_factory=Counter)
+    depth: list[tuple[float, int]] = field(default_factory=list)
+    drained_after: float = 0.0
+    wrong: list[str] = field(default_factory=list)
+    audit_mismatches: list[str] = field(default_factory=list)
+    pulls: int = 0
+
+    @property
+    def rate(self) -> float:
+        return self.sent / self.seconds if self.seconds else 0.0
+
+    def lines(self) -> list[str]:
+        peak = max((depth for _, depth in self.depth), default=0)
+        out = [
+            f"deliveries sent: {self.sent} over {self.pulls} pull requests"
+            f" in {self.seconds:.1f}s = {self.rate:.0f}/s",
+            f"answers: {dict(sorted(self.statuses.items()))}",
+            f"errors: {dict(self.errors) or 'none'}",
+            f"queues drained {self.drained_after:.1f}s after the last delivery; peak depth {peak}",
+            "queue depth over time (s: tasks queued or unacknowledged):",
+        ]
+        step = max(1, len(self.depth) // 20)
+        out += [f"  {t:7.1f}: {depth}" for t, depth in self.depth[::step]]
+        out.append(f"pull requests in the wrong state: {len(self.wrong)} {self.wrong[:5]}")
+        out.append(
+            f"deliveries not audited exactly once: {len(self.audit_mismatches)}"
+            f" {self.audit_mismatches[:5]}"
+        )
+        return out
+
+
+@contextmanager
+def payloads_only(simulator: Simulator, app_id: int) -> Iterator[None]:
+    """Story steps build their webhooks without sending them (the soak sends them)."""
+    with simulator.world.lock:
+        app = simulator.world.apps[app_id]
+        url, app.webhook_url = app.webhook_url, None
+    try:
+        yield
+    finally:
+        with simulator.world.lock:
+            app.webhook_url = url
+
+
+def build_plan(simulator: Simulator, app_id: int, deliveries: int, seed: int) -> Plan:
+    """Repositories and pull requests, each step's webhook kept for the soak to send."""
+    rng = random.Random(seed)
+    simulator.add_user(AGENT, "Bot")
+    simulator.add_user("review-bot[bot]", "Bot")
+    plan = Plan([], [], [])
+    with payloads_only(simulator, app_id):
+
+        def keep(event: str) -> None:
+            assert simulator.last_payload is not None
+            plan.deliveries.append(Delivery(event, simulator.last_payload))
+
+        pulls = max(1, deliveries // EVENTS_PER_PULL)
+        repo = ""
+        for index in range(pulls):
+            if index % PULLS_PER_REPO == 0:
+                repo = f"acme/soak-{uuid.uuid4().hex[:8]}"
+                simulator.add_repo(repo, files={".github/foureyes.yml": POLICY, "a.txt": "a\n"})
+                for login in ("maintainer", "coder"):
+                    simulator.set_role(repo, login, "write")
+                simulator.set_role(repo, "review-bot[bot]", "admin")
+                plan.repos.append(repo)
+            author = AGENT if rng.random() < 0.7 else "coder"
+            number = simulator.open_pull_request(
+                repo, author=author, head_ref=f"agents/{index}", files={f"f{index}": "1\n"}
+            )
+            keep("pull_request")
+            plan.pulls.append((repo, number))
+            while len(plan.deliveries) < (index + 1) * deliveries / pulls:
+                step = rng.random()
+                if step < 0.3:
+                    simulator.push(repo, number, author=author, files={f"f{index}": f"{step}\n"})
+                    keep("pull_request")
+                elif step < 0.45:
+                    name = "ai-generated" if rng.random() < 0.5 else "docs"
+                    simulator.label(repo, number, name, sender="coder")
+                    keep("pull_request")
+                else:
+                    reviewer = rng.choice(["maintainer", "maintainer", "review-bot[bot]"])
+                    simulator.review(repo, number, reviewer)
+                    keep("pull_request_review")
+    return plan
+
+
+def expected_conclusion(simulator: Simulator, repo: str, number: int) -> str:
+    """What the policy says of the pull request's final state."""
+    with simulator.world.lock:
+        pull = simulator.world.repo(repo).pulls[number]
+        agent = pull.author == AGENT or "ai-generated" in pull.labels
+        approved = any(
+            r.user == "maintainer" and r.state == "APPROVED" and r.commit_id == pull.head_sha
+            for r in pull.reviews
+        )
+    return "success" if not agent or approved else "action_required"
+
+
+def conclusion_on_head(simulator: Simulator, repo: str, number: int) -> str | None:
+    with simulator.world.lock:
+        head = simulator.world.repo(repo).pulls[number].head_sha
+        runs = [
+            run
+            for run in simulator.world.check_runs.values()
+            if run.repo == repo.lower() and run.head_sha == head and run.name == "foureyes"
+        ]
+    return max(runs, key=lambda run: run.id).conclusion if runs else None
+
+
+def queue_depth(client: redis.Redis) -> int:
+    return int(client.llen("celery") + client.llen("audit") + client.hlen("unacked"))
+
+
+def sample_depth(client: redis.Redis, report: SoakReport, stop: threading.Event) -> None:
+    started = time.monotonic()
+    while not stop.wait(0.5):
+        try:
+            report.depth.append((time.monotonic() - started, queue_depth(client)))
+        except redis.RedisError:
+            report.errors["redis unreachable while sampling"] += 1
+
+
+def fire(simulator: Simulator, app_id: int, plan: Plan, seed: int, report: SoakReport) -> None:
+    """Send every delivery in random order, 1% twice, some redelivered after the burst."""
+    rng = random.Random(seed + 1)
+    order = list(plan.deliveries)
+    rng.shuffle(order)
+    for delivery in rng.sample(plan.deliveries, max(1, int(len(order) * DUPLICATES))):
+        order.insert(rng.randrange(len(order)), delivery)
+    later = rng.sample(plan.deliveries, max(1, int(len(plan.deliveries) * REDELIVERIES)))
+    lock = threading.Lock()
+
+    def send(delivery: Delivery) -> None:
+        try:
+            response = simulator.deliver(
+                delivery.event, delivery.payload, app_id=app_id, guid=delivery.guid
+            )
+            with lock:
+                report.statuses[response.status_code] += 1
+                if response.status_code >= 500:
+                    report.errors[f"HTTP {response.status_code}"] += 1
+        except httpx.HTTPError as exc:
+            with lock:
+                report.errors[type(exc).__name__] += 1
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(SENDERS) as pool:
+        list(pool.map(send, order))
+        list(pool.map(send, later))
+    report.seconds = time.monotonic() - started
+    report.sent = len(order) + len(later)
+
+
+def audited_once(url: str, admin_token: str, plan: Plan) -> list[str]:
+    """GUIDs of planned deliveries not audited exactly once as `webhook.received`."""
+    seen: Counter = Counter()
+    with httpx.Client(headers={"Authorization": f"Bearer {admin_token}"}, timeout=30) as client:
+        for repo in plan.repos:
+            query: dict[str, str] = {"type": "webhook.received", "repository": repo, "limit": "500"}
+            while True:
+                body = client.get(f"{url}/api/audit/events", params=query).json()
+                seen.update(event["data"]["delivery"] for event in body["events"])
+                if body.get("next") is None:
+                    break
+                query["after"] = str(body["next"])
+    return [d.guid for d in plan.deliveries if seen[d.guid] != 1]
+
+
+def soak(
+    simulator: Simulator,
+    app_id: int,
+    url: str,
+    redis_url: str,
+    admin_token: str,
+    deliveries: int = 300,
+    seed: int = 1,
+    drain_timeout: float = 600.0,
+) -> SoakReport:
+    """Run the soak against a running stack whose webhook URL is `url`."""
+    plan = build_plan(simulator, app_id, deliveries, seed)
+    report = SoakReport(pulls=len(plan.pulls))
+    client = redis.Redis.from_url(redis_url)
+    stop = threading.Event()
+    sampler = threading.Thread(target=sample_depth, args=(client, report, stop), daemon=True)
+    sampler.start()
+    try:
+        fire(simulator, app_id, plan, seed, report)
+        finished = time.monotonic()
+        deadline = finished + drain_timeout
+        while not drained(client):
+            if time.monotonic() > deadline:
+                report.errors["queues not drained in time"] += 1
+                break
+            time.sleep(0.5)
+        report.drained_after = time.monotonic() - finished
+    finally:
+        stop.set()
+        sampler.join(5)
+    report.wrong = [
+        f"{repo}#{number}: wanted {want}, saw {seen}"
+        for repo, number in plan.pulls
+        if (want := expected_conclusion(simulator, repo, number))
+        != (seen := conclusion_on_head(simulator, repo, number))
+    ]
+    report.audit_mismatches = audited_once(url, admin_token, plan)
+    return report
+
+
+def drained(client: redis.Redis) -> bool:
+    pending = any(True for _ in client.scan_iter("foureyes:pending:*", count=1000))
+    return queue_depth(client) == 0 and not pending
+
+
+# -- the standalone run: its own stack --------------------------------------------------
+
+
+def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    handle = log.open("wb")
+    return subprocess.Popen(args, env=env, cwd=log.parent, stdout=handle, stderr=subprocess.STDOUT)
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def run_standalone(deliveries: int, seed: int, redis_url: str | None, workers: int) -> int:
+    workdir = Path(tempfile.mkdtemp(prefix="foureyes-soak-"))
+    processes: list[subprocess.Popen] = []
+    simulator = Simulator()
+    try:
+        if redis_url is None:
+            if not shutil.which("redis-server"):
+                print("needs redis-server on PATH or --redis-url", file=sys.stderr)
+                return 2
+            port = free_port()
+            processes.append(
+                start(
+                    [
+                        "redis-server",
+                        "--port",
+                        str(port),
+                        "--bind",
+                        "127.0.0.1",
+                        "--save",
+                        "",
+                        "--dir",
+                        str(workdir),
+                    ],
+                    dict(os.environ),
+                    workdir / "redis.log",
+                )
+            )
+            redis_url = f"redis://127.0.0.1:{port}/0"
+        client = redis.Redis.from_url(redis_url)
+
+        def redis_up() -> bool:
+            try:
+                return bool(client.ping())
+            except redis.RedisError:
+                return False
+
+        wait_until(redis_up, 20, "redis")
+        client.flushdb()
+        simulator.start()
+        installed = simulator.install(account="acme")
+        web_port = free_port()
+        url = f"http://127.0.0.1:{web_port}"
+        admin_token = uuid.uuid4().hex
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("FOUREYES_", "GITHUB_"))},
+            "APP_ID": str(installed.app_id),
+            "PRIVATE_KEY": installed.private_key,
+            "WEBHOOK_SECRET": installed.webhook_secret,
+            "GITHUB_API_URL": simulator.url,
+            "FOUREYES_URL": url,
+            "DATABASE_URL": f"sqlite:///{workdir / 'foureyes.sqlite'}",
+            "REDIS_URL": redis_url,
+            "FOUREYES_ADMIN_TOKEN": admin_token,
+            "FOUREYES_INSTANCE_PATH": str(workdir / "instance"),
+            "PYTHONPATH": str(ROOT),
+        }
+        gunicorn = ["gunicorn", "--bind", f"127.0.0.1:{web_port}", "--workers", "2"]
+        processes.append(
+            start([sys.executable, "-m", *gunicorn, "app:create_app()"], env, workdir / "web.log")
+        )
+
+        def web_up() -> bool:
+            try:
+                return httpx.get(f"{url}/readyz", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until(web_up, 60, "gunicorn")
+        celery = ["celery", "-A", "workers", "worker", "--concurrency", str(workers)]
+        celery += ["--loglevel", "WARNING", "--without-gossip", "--without-mingle"]
+        processes.append(start([sys.executable, "-m", *celery], env, workdir / "worker.log"))
+        simulator.configure_webhook(installed.app_id, url)
+        report = soak(simulator, installed.app_id, url, redis_url, admin_token, deliveries, seed)
+        print("\n".join(report.lines()))
+        print(f"logs: {workdir}")
+        return 0 if not report.wrong and not report.audit_mismatches else 1
+    finally:
+        for process in reversed(processes):
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+        simulator.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--deliveries", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=2, help="Celery worker concurrency")
+    parser.add_argument(
+        "--redis-url", help="an existing Redis database to use (flushed!); default: a private one"
+    )
+    args = parser.parse_args(argv)
+    return run_standalone(args.deliveries, args.seed, args.redis_url, args.workers)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
