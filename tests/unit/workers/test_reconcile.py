@@ -208,3 +208,14 @@ def test_repositories_without_open_pull_requests_cost_one_conditional_request(
 def test_the_expected_external_id_is_the_one_the_gate_publishes():
     for source in ("built-in default", "acme/gated:.github/foureyes.yml@main"):
         assert expected_external_id(source) == external_id(error_result("x", source, "0" * 40))
+
+
+def test_the_scheduled_job_reconciles_every_installation(simulator, installed, repo, deps):
+    from workers import beat_schedule
+    from workers.reconcile import reconcile_all
+
+    number = open_pull(simulator, AGENT, 1)
+    schedule = {entry["task"]: entry for entry in beat_schedule().values()}
+    assert schedule["workers.reconcile.reconcile_all"]["schedule"] == 600.0
+    assert reconcile_all.apply().result == 1  # one installation, reconciled inline (eager)
+    assert conclusion(simulator, number) == "action_required"

@@ -192,3 +192,15 @@ def test_deliveries_need_the_app_jwt_and_unknown_ids_are_404(
     with pytest.raises(RequestFailed) as missing:
         app_github.rest.apps.get_webhook_delivery(999_999)
     assert missing.value.response.status_code == 404
+
+
+def test_the_scheduled_job_redelivers(simulator, hooked, deps):
+    from workers import beat_schedule
+    from workers.redelivery import redeliver_failed_deliveries
+
+    hooked.statuses = [503]
+    guid = open_pull(simulator)
+    schedule = {entry["task"]: entry for entry in beat_schedule().values()}
+    assert schedule["workers.redelivery.redeliver_failed_deliveries"]["schedule"] == 120.0
+    assert redeliver_failed_deliveries.apply().result == 1
+    wait_for(lambda: attempts(simulator, guid) == [503, 202], "the redelivery")
