@@ -330,7 +330,7 @@ def test_github_outages_rate_limits_and_slowness_defer_and_converge(faulty: Stac
 
 def test_the_worker_answers_celery_inspect_ping(faulty: Stack):
     result = subprocess.run(
-        [sys.executable, "-m", "celery", "-A", "workers", "inspect", "ping", "--timeout", "10"],
+        [sys.executable, "-m", "celery", "-A", "workers", "inspect", "ping", "--timeout", "5"],
         env=faulty.env,
         cwd=faulty.workdir,
         capture_output=True,
