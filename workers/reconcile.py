@@ -44,6 +44,7 @@ from prometheus_client import Counter
 from app.errors import GoneError
 from app.github.client import github_errors, parse_time
 from app.github.gather import LoadedPolicy, load_repository_policy, pages
+from app.github.publish import external_id
 from app.services import Services, services
 from app.state import held_lock
 from workers.gate import request_evaluation
@@ -61,14 +62,6 @@ RECONCILED = Counter(
     "Pull requests re-evaluated by reconciliation, by what was wrong with their check",
     ["reason"],
 )
-
-
-def expected_external_id(policy_source: str) -> str:
-    """The `external_id` the gate writes for a decision under `policy_source`.
-
-    Mirrors `app.github.publish.external_id` (a test keeps the two equal).
-    """
-    return "foureyes:" + hashlib.sha256(policy_source.encode()).hexdigest()[:16]
 
 
 def policy_digest(loaded: LoadedPolicy) -> str:
@@ -164,7 +157,7 @@ def reconcile_repository(
     if pulls is None and not policy_changed:
         deps.state.set(key, json.dumps(memory), MEMORY_TTL)
         return fixed
-    expected_id = expected_external_id(loaded.source)
+    expected_id = external_id(loaded.source)
     for pull in pulls if pulls is not None else list_open_pulls(gh, repository):
         problem = (
             "policy" if policy_changed else check_problem(gh, deps, repository, pull, expected_id)

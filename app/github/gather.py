@@ -7,6 +7,7 @@ reviewer's permission and team memberships for a short time; the policy file by 
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -60,6 +61,9 @@ def load_repository_policy(
         source = f"{owner}/.github:{ORG_POLICY_PATH}"
     if status == 404:
         return LoadedPolicy(DEFAULT_POLICY, "built-in default")
+    # The content's digest makes a changed policy a different source: check runs written
+    # under the old one are recognisably stale.
+    source += f" (sha256 {hashlib.sha256(text.encode()).hexdigest()[:12]})"
     try:
         return LoadedPolicy(parsed_policy(text, source), source)
     except PolicyError as error:

@@ -24,9 +24,10 @@ CHECK_ID_TTL = 30 * 24 * 3600.0
 MAX_TEXT = 65_000
 
 
-def external_id(result: Result) -> str:
-    """Names the policy that decided, so reconciliation can spot checks of an older policy."""
-    digest = hashlib.sha256(result.policy_source.encode()).hexdigest()[:16]
+def external_id(policy_source: str) -> str:
+    """Names the policy that decided (its source carries a digest of its content), so
+    reconciliation can spot checks written under an older policy."""
+    digest = hashlib.sha256(policy_source.encode()).hexdigest()[:16]
     return f"foureyes:{digest}"
 
 
@@ -83,7 +84,7 @@ def publish_check(
         "conclusion": str(result.conclusion),
         "output": output,
         "details_url": details_url,
-        "external_id": external_id(result),
+        "external_id": external_id(result.policy_source),
     }
     cached = state.get(run_key(repository, head_sha, check_name))
     if cached:

@@ -29,6 +29,7 @@ from app.simulator.model import CheckRun
 from tests.conftest import POSTGRES_URL
 
 # Parallel runs (several developers on one machine) pick distinct databases.
+ROOT = Path(__file__).resolve().parents[2]
 E2E_REDIS_DB = int(os.environ.get("E2E_REDIS_DB", "14"))
 ADMIN_TOKEN = "e2e-admin-token"
 CHECK_NAME = "foureyes"
@@ -210,6 +211,8 @@ def stack(
         "REDIS_URL": redis_url,
         "FOUREYES_ADMIN_TOKEN": ADMIN_TOKEN,
         "FOUREYES_INSTANCE_PATH": str(workdir / "instance"),
+        # The processes run this checkout's code, whichever checkout pip installed.
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     }
     stack = Stack(simulator, installed, url, env, workdir)
     stack.processes["web"] = start_process(

@@ -3,11 +3,10 @@ against the simulator over HTTP, and the check run a maintainer would see."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from tests.e2e.conftest import Stack, wait_for
+from tests.markdown import unescaped
 
 pytestmark = pytest.mark.e2e
 
@@ -26,9 +25,8 @@ AGENT = "copilot-swe-agent[bot]"
 
 
 def shown(run) -> str:
-    """The check run's title and summary as GitHub renders them (markdown escapes undone)."""
-    text = run.output["title"] + "\n" + run.output["summary"]
-    return re.sub(r"\\(.)", r"\1", text)
+    """The check run's title and summary as GitHub renders them."""
+    return unescaped(run.output["title"] + "\n" + run.output["summary"])
 
 
 def agent_repo(stack: Stack, policy: str = POLICY) -> str:
