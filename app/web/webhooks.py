@@ -21,6 +21,7 @@ log = structlog.get_logger()
 
 # GitHub lets an app redeliver a delivery for three days: remember ids that long.
 DEDUPE_TTL = 3 * 24 * 3600
+QUEUING, QUEUED, QUEUING_TTL = "queuing", "queued", 60.0
 # GitHub caps payloads at 25 MB (the app's MAX_CONTENT_LENGTH).
 MAX_BODY = 25 * 1024 * 1024
 
@@ -71,9 +72,14 @@ def receive() -> tuple[Response, int]:
     if payload is None:
         return _answer(400, event, "malformed", reason="the body is not a JSON object")
 
+    # The id is held as "queuing" for a short while, then remembered as "queued" for the
+    # redelivery window. If the shared state fails in between, the short hold expires and
+    # a redelivery is accepted: a delivery is never answered "duplicate" unless queued.
     key = f"delivery:{delivery}"
     try:
-        if not deps.state.add_if_absent(key, event, DEDUPE_TTL):
+        if not deps.state.add_if_absent(key, QUEUING, QUEUING_TTL):
+            if deps.state.get(key) == QUEUING:
+                return _answer(503, event, "unavailable", reason="the delivery is being queued")
             return _answer(200, event, "duplicate", delivery=delivery)
     except SharedStateUnavailable as exc:
         log.error("webhook.not_queued", delivery=delivery, github_event=event, error=str(exc))
@@ -90,8 +96,13 @@ def receive() -> tuple[Response, int]:
         try:
             deps.state.delete(key)
         except SharedStateUnavailable:
-            log.error("webhook.dedupe_key_stuck", delivery=delivery)
+            log.error("webhook.dedupe_key_held", delivery=delivery, expires_in=QUEUING_TTL)
         log.error("webhook.not_queued", delivery=delivery, github_event=event, error=str(exc))
         return _answer(503, event, "unavailable", reason="could not queue the delivery")
+    try:
+        deps.state.set(key, QUEUED, DEDUPE_TTL)
+    except SharedStateUnavailable:
+        # Queued all the same; a redelivery after the short hold runs again (idempotent).
+        log.warning("webhook.dedupe_not_extended", delivery=delivery)
     log.info("webhook.queued", delivery=delivery, github_event=event, action=payload.get("action"))
     return _answer(202, event, "queued", delivery=delivery)

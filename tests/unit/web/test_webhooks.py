@@ -150,3 +150,19 @@ def test_unknown_events_are_acknowledged_and_ignored(flask_app):
     body = json.dumps({"action": "created", "starred_at": None}).encode()
     assert post(flask_app.test_client(), body, event="star").status_code == 202
     assert [e.data["event"] for e in received(flask_app)] == ["star"]
+
+
+def test_a_delivery_still_being_queued_is_not_called_a_duplicate(flask_app):
+    """An id held by an intake that died between recording and queueing answers 503 (GitHub
+    records a failure and redelivers), and is accepted once the short hold expires."""
+    import time
+
+    client = flask_app.test_client()
+    delivery = str(uuid.uuid4())
+    flask_app.extensions["foureyes"].state.set(f"delivery:{delivery}", "queuing", 0.5)
+    assert post(client, BODY, delivery=delivery).status_code == 503
+    assert received(flask_app) == []
+    time.sleep(0.6)
+    assert post(client, BODY, delivery=delivery).status_code == 202
+    assert post(client, BODY, delivery=delivery).status_code == 200
+    assert [e.data["delivery"] for e in received(flask_app)] == [delivery]
