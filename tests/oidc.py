@@ -14,16 +14,17 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from email.message import Message
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
+
+from app.demo.issuer import LoopbackIssuer
 
 GITHUB_ACTIONS_ISSUER = "https://token.actions.githubusercontent.com"
 
@@ -36,35 +37,14 @@ def _family(algorithm: str) -> str:
     return "OKP"
 
 
-class OidcIssuer:
+class OidcIssuer(LoopbackIssuer):
     def __init__(self) -> None:
         self._keys: dict[str, tuple[str, Any]] = {}  # kid -> (family, private key)
         self._current: dict[str, str] = {}  # family -> kid used to sign
         self.requests: list[str] = []
         for family in ("RSA", "EC", "OKP"):
             self.rotate(family)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        """The issuer (`iss`), also the base of its discovery document."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    @property
-    def jwks_uri(self) -> str:
-        return f"{self.url}/jwks"
-
-    def __enter__(self) -> OidcIssuer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__()
 
     def rotate(self, family: str = "RSA") -> str:
         """Publish a new key of `family` and sign with it from now on; returns its kid."""
@@ -183,33 +163,12 @@ class OidcIssuer:
         audience = parse_qs(urlsplit(path).query).get("audience", [None])[0]
         return {"value": self.token(github_actions_claims(), audience=audience)}
 
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        issuer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                issuer.requests.append(self.path)
-                if self.path == "/.well-known/openid-configuration":
-                    body = {"issuer": issuer.url, "jwks_uri": issuer.jwks_uri}
-                elif self.path.startswith("/actions/token?"):
-                    body = issuer._actions_token(self.path, self.headers.get("Authorization"))
-                elif self.path == "/jwks":
-                    body = issuer.jwks()
-                else:
-                    self.send_response(404)
-                    self.end_headers()
-                    return
-                data = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: object) -> None:
-                return
-
-        return Handler
+    def document(self, path: str, headers: Message) -> dict[str, Any] | None:
+        """Discovery and the JWKS, plus GitHub Actions' token endpoint; records each path."""
+        self.requests.append(path)
+        if path.startswith("/actions/token?"):
+            return self._actions_token(path, headers.get("Authorization"))
+        return super().document(path, headers)
 
 
 def _b64(data: bytes) -> str:

@@ -7,8 +7,9 @@ import json
 import threading
 import time
 import uuid
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -17,31 +18,77 @@ from jwt.algorithms import RSAAlgorithm
 KID = "demo-1"
 
 
-class DemoIssuer:
-    """`with DemoIssuer() as issuer: issuer.token("agent", audience=url)`."""
+class LoopbackIssuer:
+    """An OIDC issuer on 127.0.0.1 serving JSON documents from `document(path, headers)`:
+    the base of the demo's issuer and of the tests' richer one (`tests/oidc.py`)."""
 
     def __init__(self) -> None:
-        self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},
-            name="demo-issuer",
+            name=type(self).__name__,
             daemon=True,
         )
 
     @property
     def url(self) -> str:
+        """The issuer (`iss`), also the base of its discovery document."""
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def __enter__(self) -> DemoIssuer:
+    @property
+    def jwks_uri(self) -> str:
+        return f"{self.url}/jwks"
+
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+    def jwks(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def document(self, path: str, headers: Message) -> dict[str, Any] | None:
+        """The JSON answer for `path` (None: 404): discovery and the JWKS."""
+        if path == "/.well-known/openid-configuration":
+            return {"issuer": self.url, "jwks_uri": self.jwks_uri}
+        if path == "/jwks":
+            return self.jwks()
+        return None
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        issuer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = issuer.document(self.path, self.headers)
+                if body is None:
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                data = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: object) -> None:
+                return
+
+        return Handler
+
+
+class DemoIssuer(LoopbackIssuer):
+    """`with DemoIssuer() as issuer: issuer.token("agent", audience=url)`."""
+
+    def __init__(self) -> None:
+        self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        super().__init__()
 
     def jwks(self) -> dict[str, Any]:
         jwk = RSAAlgorithm.to_jwk(self._key.public_key(), as_dict=True)
@@ -61,28 +108,3 @@ class DemoIssuer:
             **claims,
         }
         return jwt.encode(payload, self._key, algorithm="RS256", headers={"kid": KID})
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        issuer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                if self.path == "/.well-known/openid-configuration":
-                    body: dict[str, Any] = {"issuer": issuer.url, "jwks_uri": f"{issuer.url}/jwks"}
-                elif self.path == "/jwks":
-                    body = issuer.jwks()
-                else:
-                    self.send_response(404)
-                    self.end_headers()
-                    return
-                data = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: object) -> None:
-                return
-
-        return Handler
