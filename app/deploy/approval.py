@@ -22,6 +22,7 @@ from app.deploy.models import DeploymentReview
 from app.deploy.outcome import finish
 from app.deploy.provenance import agent_reason
 from app.deploy.respond import post_review
+from app.github import issues
 from app.github.client import github_errors
 from app.identity.broker import PolicyUnusable, repository_policy
 from app.identity.decide import approver_refusal, command_of
@@ -138,7 +139,13 @@ def handle_issue_comment(payload: dict[str, Any], deps: Services) -> None:
     refusal = ineligible(deps, gh, review, login)
     if refusal:
         log.info("deployment.ineligible", reason=refusal)
-        _comment(gh, review, f"@{login}: {refusal}. This deployment is still waiting.")
+        if review.issue_number is not None:
+            issues.comment(
+                gh,
+                review.repository,
+                review.issue_number,
+                f"@{login}: {refusal}. This deployment is still waiting.",
+            )
         return
     settle(deps, gh, review, "approved" if command == "approve" else "denied", login)
 
@@ -186,16 +193,13 @@ def settle(
     finish(deps, gh, fresh)
     if review.issue_number is not None:
         said = text.removeprefix("foureyes: ")
-        _comment(gh, review, said[0].upper() + said[1:])
-        owner, name = review.repository.split("/", 1)
-        with github_errors():
-            gh.rest.issues.update(
-                owner,
-                name,
-                review.issue_number,
-                state="closed",
-                state_reason="completed" if outcome == "approved" else "not_planned",
-            )
+        issues.settle(
+            gh,
+            review.repository,
+            review.issue_number,
+            said[0].upper() + said[1:],
+            approved=outcome == "approved",
+        )
     log.info("deployment.settled", outcome=outcome, decided_by=decided_by)
 
 
@@ -213,11 +217,3 @@ def expire_due(deps: Services) -> int:
     for review in due:
         settle(deps, deps.github.for_installation(review.installation_id), review, "expired", None)
     return len(due)
-
-
-def _comment(gh: GitHub, review: DeploymentReview, text: str) -> None:
-    if review.issue_number is None:
-        return
-    owner, name = review.repository.split("/", 1)
-    with github_errors():
-        gh.rest.issues.create_comment(owner, name, review.issue_number, body=text)

@@ -15,7 +15,7 @@ from githubkit import GitHub
 from sqlalchemy import select, update
 
 from app.audit.emit import emit
-from app.github.client import github_errors
+from app.github import issues
 from app.github.gather import reviewer_facts
 from app.identity.escalation import COMMAND, current_approvers
 from app.identity.models import Escalation
@@ -67,7 +67,12 @@ def handle_issue_comment(payload: dict[str, Any], deps: Services) -> None:
     refusal = ineligible(deps, gh, escalation, login)
     if refusal:
         log.info("escalation.ineligible", reason=refusal)
-        _comment(gh, escalation, f"@{login}: {refusal}. This escalation is still pending.")
+        issues.comment(
+            gh,
+            escalation.repository,
+            escalation.issue_number,
+            f"@{login}: {refusal}. This escalation is still pending.",
+        )
         return
     _settle(deps, gh, escalation, "approved" if command == "approve" else "denied", login, now)
 
@@ -148,20 +153,7 @@ def _settle(
         "denied": f"Denied by @{decided_by}. The agent gets no token for `{scope}`.",
         "expired": "This request expired before anyone decided it. The agent must ask again.",
     }[outcome]
-    _comment(gh, escalation, text)
-    owner, name = escalation.repository.split("/", 1)
-    with github_errors():
-        gh.rest.issues.update(
-            owner,
-            name,
-            escalation.issue_number,
-            state="closed",
-            state_reason="completed" if outcome == "approved" else "not_planned",
-        )
+    issues.settle(
+        gh, escalation.repository, escalation.issue_number, text, approved=outcome == "approved"
+    )
     log.info("escalation.settled", outcome=outcome, decided_by=decided_by)
-
-
-def _comment(gh: GitHub, escalation: Escalation, text: str) -> None:
-    owner, name = escalation.repository.split("/", 1)
-    with github_errors():
-        gh.rest.issues.create_comment(owner, name, escalation.issue_number, body=text)
