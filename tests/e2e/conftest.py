@@ -160,6 +160,34 @@ def worker_command() -> list[str]:
     ]
 
 
+def app_env(
+    installed: Installed,
+    github_url: str,
+    url: str,
+    database_url: str,
+    redis_url: str,
+    workdir: Path,
+    **extra: str,
+) -> dict[str, str]:
+    """The environment of foureyes' processes: this machine's, less any foureyes or GitHub
+    settings of the developer's, plus the stack's."""
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("FOUREYES_", "GITHUB_"))},
+        "APP_ID": str(installed.app_id),
+        "PRIVATE_KEY": installed.private_key,
+        "WEBHOOK_SECRET": installed.webhook_secret,
+        "GITHUB_API_URL": github_url,
+        "FOUREYES_URL": url,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "FOUREYES_ADMIN_TOKEN": ADMIN_TOKEN,
+        "FOUREYES_INSTANCE_PATH": str(workdir / "instance"),
+        # The processes run this checkout's code, whichever checkout pip installed.
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+        **extra,
+    }
+
+
 @pytest.fixture(scope="session")
 def e2e_database_url(
     tmp_path_factory: pytest.TempPathFactory, _postgres_reachable: str | None
@@ -200,20 +228,7 @@ def stack(
     installed = simulator.install(account="acme")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("FOUREYES_", "GITHUB_"))},
-        "APP_ID": str(installed.app_id),
-        "PRIVATE_KEY": installed.private_key,
-        "WEBHOOK_SECRET": installed.webhook_secret,
-        "GITHUB_API_URL": simulator.url,
-        "FOUREYES_URL": url,
-        "DATABASE_URL": e2e_database_url,
-        "REDIS_URL": redis_url,
-        "FOUREYES_ADMIN_TOKEN": ADMIN_TOKEN,
-        "FOUREYES_INSTANCE_PATH": str(workdir / "instance"),
-        # The processes run this checkout's code, whichever checkout pip installed.
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-    }
+    env = app_env(installed, simulator.url, url, e2e_database_url, redis_url, workdir)
     stack = Stack(simulator, installed, url, env, workdir)
     stack.processes["web"] = start_process(
         "web",

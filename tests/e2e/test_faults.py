@@ -27,8 +27,8 @@ from celery import Celery
 
 from app.simulator import Simulator
 from tests.e2e.conftest import (
-    ADMIN_TOKEN,
     Stack,
+    app_env,
     free_port,
     stop_process,
     wait_for,
@@ -38,7 +38,6 @@ from tests.e2e.conftest import (
 pytestmark = pytest.mark.e2e
 
 VISIBILITY_TIMEOUT = 15
-ROOT = Path(__file__).resolve().parents[2]
 AGENT = "copilot-swe-agent[bot]"
 POLICY = """\
 version: 1
@@ -138,21 +137,15 @@ def faulty(
     installed = simulator.install(account="acme")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("FOUREYES_", "GITHUB_"))},
-        "APP_ID": str(installed.app_id),
-        "PRIVATE_KEY": installed.private_key,
-        "WEBHOOK_SECRET": installed.webhook_secret,
-        "GITHUB_API_URL": simulator.url,
-        "FOUREYES_URL": url,
-        "DATABASE_URL": f"sqlite:///{workdir / 'foureyes.sqlite'}",
-        "REDIS_URL": private_redis.url,
-        "FOUREYES_ADMIN_TOKEN": ADMIN_TOKEN,
-        "FOUREYES_INSTANCE_PATH": str(workdir / "instance"),
-        "FOUREYES_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT),
-        # This tree's code, whatever checkout the environment's editable install points at.
-        "PYTHONPATH": str(ROOT),
-    }
+    env = app_env(
+        installed,
+        simulator.url,
+        url,
+        f"sqlite:///{workdir / 'foureyes.sqlite'}",
+        private_redis.url,
+        workdir,
+        FOUREYES_VISIBILITY_TIMEOUT=str(VISIBILITY_TIMEOUT),
+    )
     stack = Stack(simulator, installed, url, env, workdir)
     web_log = open(workdir / "web.log", "ab")  # noqa: SIM115 - lives as long as gunicorn
     gunicorn = ["gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2", "app:create_app()"]
