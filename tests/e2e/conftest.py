@@ -33,6 +33,17 @@ ROOT = Path(__file__).resolve().parents[2]
 E2E_REDIS_DB = int(os.environ.get("E2E_REDIS_DB", "14"))
 ADMIN_TOKEN = "e2e-admin-token"
 CHECK_NAME = "foureyes"
+# The policy most end-to-end tests put on the default branch: `ci-agent-*` logins are
+# agents, and their pull requests need one approval with write permission.
+AGENT_POLICY = """\
+version: 1
+agents:
+  logins: ["ci-agent-*"]
+merge:
+  rules:
+    - name: human review
+      require: {approvals: 1, permission: write}
+"""
 
 
 def free_port() -> int:

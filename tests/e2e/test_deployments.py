@@ -12,26 +12,22 @@ from sqlalchemy import update
 
 from app.db import make_engine, make_session_factory
 from app.deploy.models import DeploymentReview
-from tests.e2e.conftest import Stack, wait_for
+from tests.e2e.conftest import AGENT_POLICY, Stack, wait_for
 
 pytestmark = pytest.mark.e2e
 
 AGENT = "ci-agent-7"
 BOT = "foureyes[bot]"
-POLICY = """\
-version: 1
-agents:
-  logins: ["ci-agent-*"]
-merge:
-  rules:
-    - name: human review
-      require: {approvals: 1, permission: write}
+POLICY = (
+    AGENT_POLICY
+    + """\
 deployments:
   production: {agents: reject}
   "*": {agents: require_approval}
 escalations:
   approvers: {permission: admin}
 """
+)
 
 
 def deploy_repo(stack: Stack) -> str:

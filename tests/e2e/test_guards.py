@@ -12,21 +12,13 @@ import pytest
 from app.db import make_engine, make_session_factory
 from app.identity.authorise import branch_prefix
 from app.identity.models import AgentToken
-from tests.e2e.conftest import Stack, wait_for
+from tests.e2e.conftest import AGENT_POLICY, Stack, wait_for
 
 pytestmark = pytest.mark.e2e
 
 AGENT = "ci-agent-3"
 BOT = "foureyes[bot]"
-POLICY = """\
-version: 1
-agents:
-  logins: ["ci-agent-*"]
-merge:
-  rules:
-    - name: human review
-      require: {approvals: 1, permission: write}
-"""
+POLICY = AGENT_POLICY
 WORKFLOW = "on: pull_request\njobs:\n  leak:\n    runs-on: ubuntu-latest\n"
 
 

@@ -5,20 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import AGENT_POLICY, Stack
 
 pytestmark = pytest.mark.e2e
 
 AGENT = "ci-agent-5"
-POLICY = """\
-version: 1
-agents:
-  logins: ["ci-agent-*"]
-merge:
-  rules:
-    - name: human review
-      require: {approvals: 1, permission: write}
-"""
+POLICY = AGENT_POLICY
 
 
 def queue_repo(stack: Stack) -> str:
