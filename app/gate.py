@@ -16,7 +16,7 @@ from typing import Any
 from githubkit import GitHub
 
 from app.github.client import github_errors, parse_time
-from app.github.gather import gather_pull_request, load_repository_policy, pages
+from app.github.gather import LoadedPolicy, gather_pull_request, load_repository_policy, pages
 from app.policy.evaluate import evaluate, policy_error_result
 from app.policy.facts import AgentLink
 from app.policy.result import Conclusion, Node, Result, Status
@@ -35,6 +35,7 @@ class Decision:
     result: Result
     pull: dict[str, Any]
     agent_link: AgentLink | None
+    policy: LoadedPolicy | None = None
 
 
 def fetch_pull(gh: GitHub, repository: str, number: int) -> dict[str, Any]:
@@ -115,7 +116,8 @@ def decide(deps: Services, gh: GitHub, repository: str, pull: dict[str, Any]) ->
     link = agent_link_for(deps, repository, pull["head"]["ref"])
     if loaded.policy is None:
         assert loaded.error is not None
-        return Decision(policy_error_result(loaded.error, loaded.source, head_sha), pull, link)
+        result = policy_error_result(loaded.error, loaded.source, head_sha)
+        return Decision(result, pull, link, loaded)
     facts = gather_pull_request(
         gh,
         deps.state,
@@ -125,7 +127,7 @@ def decide(deps: Services, gh: GitHub, repository: str, pull: dict[str, Any]) ->
         app_bot_login=deps.github.bot_login(),
         agent_link=link,
     )
-    return Decision(evaluate(loaded.policy, facts, loaded.source), pull, link)
+    return Decision(evaluate(loaded.policy, facts, loaded.source), pull, link, loaded)
 
 
 # A merge queue names its newest entry in the branch (`gh-readonly-queue/main/pr-42-<sha>`);

@@ -30,7 +30,7 @@ from app.gate import (
     offer_pull,
 )
 from app.github.client import github_errors
-from app.github.gather import ORG_POLICY_PATH, POLICY_PATH, pages
+from app.github.gather import ORG_POLICY_PATH, POLICY_PATH, LoadedPolicy, pages
 from app.github.publish import publish_check
 from app.policy.evaluate import error_result
 from app.policy.result import Result
@@ -255,9 +255,35 @@ def evaluate_pull_request(self: Any, installation_id: int, repository: str, numb
                 result = error_result(
                     f"internal error {type(exc).__name__}", "", pull["head"]["sha"]
                 )
+            if decision is not None and decision.policy is not None:
+                record_invalid_policy(deps, installation_id, repository, decision.policy)
             record_decision(deps, gh, installation_id, repository, number, result, decision)
         metrics.EVALUATIONS.observe(time.perf_counter() - started)
         return str(result.conclusion)
+
+
+def record_invalid_policy(
+    deps: Services, installation_id: int, repository: str, loaded: LoadedPolicy
+) -> None:
+    """Audit a broken policy once per broken version (its source names the content digest)."""
+    if loaded.error is None:
+        return
+    emit(
+        "policy.invalid",
+        subject=repository,
+        installation_id=installation_id,
+        repository=repository,
+        decision="invalid",
+        reason=str(loaded.error),
+        data={
+            "source": loaded.source,
+            "errors": [
+                {"path": path, "message": message, "line": line}
+                for path, message, line in loaded.error.errors
+            ],
+        },
+        key=f"policy.invalid:{repository}:{loaded.source}",
+    )
 
 
 def rerun_key(event_type: str, result: Result) -> str | None:

@@ -28,6 +28,7 @@ EVENT_TYPES = frozenset(
         "deployment.approved",
         "deployment.rejected",
         "workflow_run.cancelled",
+        "workflow_run.flagged",
         "push.flagged",
         "policy.invalid",
         "config.drift",

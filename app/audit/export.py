@@ -37,6 +37,7 @@ ACTIVITY = {
     "deployment.approved": UPDATE,
     "deployment.rejected": UPDATE,
     "workflow_run.cancelled": UPDATE,
+    "workflow_run.flagged": READ,
     "push.flagged": OTHER,
     "policy.invalid": READ,
     "config.drift": OTHER,

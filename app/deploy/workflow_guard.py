@@ -57,29 +57,31 @@ def guard_run(
         return decision.action
     if decision.action == "cancel":
         _cancel(gh, repository, run_id)
-        emit(
-            "workflow_run.cancelled",
-            subject=f"{repository}#{facts.pull_number}"
-            if facts.pull_number
-            else f"{repository}@{facts.head_sha}",
-            installation_id=installation_id,
-            repository=repository,
-            actor=facts.triggering_actor.login if facts.triggering_actor else None,
-            agent=_agent(loaded.policy, facts),
-            decision="cancelled",
-            reason=f"{decision.explanation} Agent involvement: {'; '.join(decision.reasons)}",
-            data={
-                "run_id": run_id,
-                "run_attempt": attempt,
-                "workflow": run.get("path"),
-                "head_sha": facts.head_sha,
-                "head_branch": facts.head_branch,
-                "pull_request": facts.pull_number,
-                "changed": list(decision.changed),
-                "agent_involvement": list(decision.reasons),
-            },
-            key=f"workflow_run.cancelled:{repository}:{run_id}:{attempt}",
-        )
+    # `flag` leaves the run going but still records it: the audit must show the path.
+    event_type = "workflow_run.cancelled" if decision.action == "cancel" else "workflow_run.flagged"
+    emit(
+        event_type,
+        subject=f"{repository}#{facts.pull_number}"
+        if facts.pull_number
+        else f"{repository}@{facts.head_sha}",
+        installation_id=installation_id,
+        repository=repository,
+        actor=facts.triggering_actor.login if facts.triggering_actor else None,
+        agent=_agent(loaded.policy, facts),
+        decision="cancelled" if decision.action == "cancel" else "flagged",
+        reason=f"{decision.explanation} Agent involvement: {'; '.join(decision.reasons)}",
+        data={
+            "run_id": run_id,
+            "run_attempt": attempt,
+            "workflow": run.get("path"),
+            "head_sha": facts.head_sha,
+            "head_branch": facts.head_branch,
+            "pull_request": facts.pull_number,
+            "changed": list(decision.changed),
+            "agent_involvement": list(decision.reasons),
+        },
+        key=f"{event_type}:{repository}:{run_id}:{attempt}",
+    )
     if facts.pull_number:
         _comment_once(deps, gh, repository, facts.pull_number, run_id, attempt, decision)
     return decision.action

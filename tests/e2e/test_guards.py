@@ -148,6 +148,11 @@ def test_the_policy_can_flag_instead_of_cancel(stack: Stack):
     comment = wait_for(lambda: pr_comments(stack, repo, number), 30, "the flag comment")
     assert "flags this workflow run" in comment[0]
     assert run_state(stack, run_id) == ("queued", None)
+    stack.settle()
+    (flagged,) = stack.audit(type="workflow_run.flagged", repository=repo)
+    assert flagged["data"]["run_id"] == run_id
+    assert ".github/workflows/release.yml" in flagged["data"]["changed"]
+    assert stack.audit(type="workflow_run.cancelled", repository=repo) == []
 
 
 # -- push guard -----------------------------------------------------------------------

@@ -124,6 +124,13 @@ def test_a_broken_policy_fails_closed_naming_the_error(stack: Stack):
     run = stack.wait_check(repo, stack.head(repo, number), "failure")
     assert "aprovals" in shown(run)
     assert "line 5" in shown(run)
+    # Audited once per broken version of the file, however often it is evaluated.
+    stack.simulator.push(repo, number, author="coder", files={"d.py": "2\n"})
+    stack.wait_check(repo, stack.head(repo, number), "failure")
+    stack.settle()
+    (invalid,) = stack.audit(type="policy.invalid", repository=repo)
+    assert invalid["data"]["errors"][0]["line"] == 5
+    assert "aprovals" in invalid["data"]["errors"][0]["path"]
 
 
 def test_a_policy_change_on_the_default_branch_re_evaluates_open_prs(stack: Stack):
