@@ -55,3 +55,7 @@ cli.add_command(doctor)
 
 def main() -> None:
     cli()
+
+
+if __name__ == "__main__":
+    main()

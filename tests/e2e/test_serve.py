@@ -1,0 +1,121 @@
+"""`foureyes serve` as a user runs it: web, worker and scheduler on one machine, on the
+embedded default (no REDIS_URL: SQLite database, SQLite broker), against the simulator."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.simulator import Simulator
+from tests.e2e.conftest import AGENT_POLICY, ROOT, free_port, wait_for
+
+pytestmark = pytest.mark.e2e
+
+
+def serve(workdir: Path, env: dict[str, str], port: int) -> subprocess.Popen:
+    log = open(workdir / "serve.log", "wb")  # noqa: SIM115 - lives as long as the process
+    return subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers", "1"],
+        env=env,
+        cwd=workdir,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def base_env(workdir: Path) -> dict[str, str]:
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("FOUREYES_", "GITHUB_"))},
+        "PYTHONPATH": str(ROOT),
+        "FOUREYES_INSTANCE_PATH": str(workdir / "instance"),
+    } | {key: "" for key in ("REDIS_URL", "DATABASE_URL", "APP_ID")}
+
+
+def ready(url: str, process: subprocess.Popen, workdir: Path) -> bool:
+    if process.poll() is not None:
+        pytest.fail(f"foureyes serve exited; see {workdir / 'serve.log'}")
+    try:
+        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Simulator]:
+    simulator = Simulator()
+    simulator.start()
+    installed = simulator.install(account="acme")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = base_env(tmp_path) | {
+        "APP_ID": str(installed.app_id),
+        "PRIVATE_KEY": installed.private_key,
+        "WEBHOOK_SECRET": installed.webhook_secret,
+        "GITHUB_API_URL": simulator.url,
+        "FOUREYES_URL": url,
+    }
+    process = serve(tmp_path, env, port)
+    try:
+        wait_for(lambda: ready(url, process, tmp_path), 60, "foureyes serve to answer")
+        simulator.configure_webhook(installed.app_id, url)
+        yield simulator
+    finally:
+        stop(process)
+        simulator.stop()
+
+
+def test_serve_gates_a_pull_request_on_the_embedded_default(served: Simulator, tmp_path: Path):
+    simulator = served
+    repo = "acme/embedded"
+    simulator.add_repo(repo, files={"README.md": "# x\n", ".github/foureyes.yml": AGENT_POLICY})
+    simulator.add_user("maintainer")
+    simulator.set_role(repo, "maintainer", "write")
+    number = simulator.open_pull_request(
+        repo, author="ci-agent-1", head_ref="fix", files={"a.py": "1\n"}
+    )
+
+    def conclusion() -> str | None:
+        world = simulator.world
+        with world.lock:
+            head = world.repo(repo).pulls[number].head_sha
+            runs = [r for r in world.check_runs.values() if r.head_sha == head]
+        return runs[0].conclusion if runs and runs[0].status == "completed" else None
+
+    wait_for(lambda: conclusion() == "action_required", 60, "the gate to block")
+    simulator.review(repo, number, "maintainer")
+    wait_for(lambda: conclusion() == "success", 60, "the gate to pass")
+    assert (tmp_path / "instance" / "broker.sqlite").exists()
+    assert (tmp_path / "instance" / "foureyes.sqlite").exists()
+
+
+def test_serve_without_an_app_id_serves_the_registration_page(tmp_path: Path):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = serve(tmp_path, base_env(tmp_path) | {"FOUREYES_URL": url}, port)
+    try:
+        wait_for(lambda: ready(url, process, tmp_path), 60, "foureyes serve to answer")
+        page = httpx.get(f"{url}/", timeout=5)
+        assert page.status_code == 200
+        assert "manifest" in page.text
+        webhook = httpx.post(f"{url}/api/github/webhooks", content=b"{}", timeout=5)
+        assert webhook.status_code in (401, 503)
+    finally:
+        stop(process)
