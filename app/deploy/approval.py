@@ -25,7 +25,7 @@ from app.deploy.respond import post_review
 from app.github import issues
 from app.github.client import github_errors
 from app.identity.broker import PolicyUnusable, repository_policy
-from app.identity.decide import approver_refusal, command_of
+from app.identity.decide import approver_refusal, parse_command
 from app.identity.escalation import current_approvers, fenced
 from app.policy.schema import Approvers
 from app.services import Services
@@ -112,21 +112,15 @@ def ask(deps: Services, gh: GitHub, review: DeploymentReview) -> int | None:
 
 def handle_issue_comment(payload: dict[str, Any], deps: Services) -> None:
     """`/foureyes approve|deny` on a deployment-approval issue, from an eligible human."""
-    comment = payload.get("comment") or {}
-    user = comment.get("user") or {}
-    login = user.get("login") or ""
-    if not login or user.get("type") != "User" or login.lower().endswith("[bot]"):
+    said = parse_command(payload)
+    if said is None:
         return
-    issue = payload.get("issue") or {}
-    command = command_of(comment.get("body"))
-    repository = (payload.get("repository") or {}).get("full_name")
-    if issue.get("pull_request") or command is None or not repository:
-        return
+    login, command = said.login, said.command
     with deps.sessions() as session:
         review = session.scalars(
             select(DeploymentReview).where(
-                DeploymentReview.repository == repository,
-                DeploymentReview.issue_number == issue.get("number"),
+                DeploymentReview.repository == said.repository,
+                DeploymentReview.issue_number == said.issue_number,
             )
         ).first()
     if review is None or review.status != "pending":

@@ -7,6 +7,7 @@ against GitHub now, never the requester's human and never a bot.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -34,25 +35,46 @@ def command_of(body: str | None) -> str | None:
     return match.group(1).lower() if match else None
 
 
-def handle_issue_comment(payload: dict[str, Any], deps: Services) -> None:
+@dataclass(frozen=True)
+class Command:
+    """A `/foureyes approve|deny` comment by a human on an issue (not a pull request)."""
+
+    login: str
+    command: str
+    repository: str
+    issue_number: int
+
+
+def parse_command(payload: dict[str, Any]) -> Command | None:
+    """The command an `issue_comment.created` delivery carries; None for anything else
+    (edits, bots, pull-request comments, other text)."""
     if payload.get("action") != "created":
-        return
+        return None
     comment = payload.get("comment") or {}
     user = comment.get("user") or {}
     login = user.get("login") or ""
     if not login or user.get("type") != "User" or login.lower().endswith("[bot]"):
-        return
+        return None
     issue = payload.get("issue") or {}
-    if issue.get("pull_request"):
-        return
     command = command_of(comment.get("body"))
     repository = (payload.get("repository") or {}).get("full_name")
-    if command is None or not repository or not isinstance(issue.get("number"), int):
+    number = issue.get("number")
+    if issue.get("pull_request") or command is None or not repository:
+        return None
+    if not isinstance(number, int):
+        return None
+    return Command(login, command, repository, number)
+
+
+def handle_issue_comment(payload: dict[str, Any], deps: Services) -> None:
+    said = parse_command(payload)
+    if said is None:
         return
+    login, command, repository = said.login, said.command, said.repository
     with deps.sessions() as session:
         escalation = session.scalars(
             select(Escalation).where(
-                Escalation.repository == repository, Escalation.issue_number == issue["number"]
+                Escalation.repository == repository, Escalation.issue_number == said.issue_number
             )
         ).first()
         if escalation is None or escalation.status != "pending":
