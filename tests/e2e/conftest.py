@@ -64,6 +64,23 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "c
         time.sleep(0.1)
 
 
+def wait_ready(
+    url: str, processes: list[subprocess.Popen], logs: Path, path: str = "/readyz"
+) -> None:
+    """Wait until `url + path` answers 200; fail at once if one of `processes` exits."""
+
+    def ready() -> bool:
+        for process in processes:
+            if process.poll() is not None:
+                pytest.fail(f"{process.args[2:4]} exited; see the logs in {logs}")
+        try:
+            return httpx.get(f"{url}{path}", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_for(ready, 60, f"{url}{path} to answer")
+
+
 @dataclass
 class Stack:
     simulator: Simulator
@@ -258,16 +275,7 @@ def stack(
     )
     stack.processes["worker"] = start_process("worker", worker_command(), env, workdir)
 
-    def ready() -> bool:
-        for process in stack.processes.values():
-            if process.poll() is not None:
-                pytest.fail(f"{process.args[2:4]} exited; see {workdir}")
-        try:
-            return httpx.get(f"{url}/readyz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    wait_for(ready, 60, "gunicorn to be ready")
+    wait_ready(url, list(stack.processes.values()), workdir)
     simulator.configure_webhook(installed.app_id, url)
     try:
         yield stack

@@ -32,6 +32,7 @@ from tests.e2e.conftest import (
     free_port,
     stop_process,
     wait_for,
+    wait_ready,
     worker_command,
 )
 
@@ -158,15 +159,7 @@ def faulty(
     )
     stack.processes["worker"] = start_worker(stack)
 
-    def ready() -> bool:
-        if stack.processes["web"].poll() is not None:
-            pytest.fail(f"gunicorn exited; see {workdir}")
-        try:
-            return httpx.get(f"{url}/readyz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    wait_for(ready, 60, "gunicorn to be ready")
+    wait_ready(url, [stack.processes["web"]], workdir)
     simulator.configure_webhook(installed.app_id, url)
     try:
         yield stack

@@ -25,7 +25,14 @@ import pytest
 from app.demo.issuer import DemoIssuer
 from app.demo.story import POLICY
 from app.simulator.routes_oauth import oauth_client, sign_in
-from tests.e2e.conftest import Stack, free_port, start_process, stop_process, wait_for
+from tests.e2e.conftest import (
+    Stack,
+    free_port,
+    start_process,
+    stop_process,
+    wait_for,
+    wait_ready,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -98,16 +105,7 @@ def pages(stack: Stack) -> Iterator[Pages]:
         args = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "app:create_app()"]
         process = start_process("pages-web", args, env, stack.workdir)
         try:
-
-            def ready() -> bool:
-                if process.poll() is not None:
-                    pytest.fail(f"the pages gunicorn exited; see {stack.workdir}/pages-web.log")
-                try:
-                    return httpx.get(f"{running.url}/readyz", timeout=1).status_code == 200
-                except httpx.HTTPError:
-                    return False
-
-            wait_for(ready, 60, "the pages gunicorn")
+            wait_ready(running.url, [process], stack.workdir)
             yield running
         finally:
             stop_process(process)

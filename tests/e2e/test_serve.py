@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from app.simulator import Simulator
-from tests.e2e.conftest import AGENT_POLICY, ROOT, free_port, wait_for
+from tests.e2e.conftest import AGENT_POLICY, ROOT, free_port, wait_for, wait_ready
 
 pytestmark = pytest.mark.e2e
 
@@ -49,15 +49,6 @@ def base_env(workdir: Path) -> dict[str, str]:
     } | {key: "" for key in ("REDIS_URL", "DATABASE_URL", "APP_ID")}
 
 
-def ready(url: str, process: subprocess.Popen, workdir: Path) -> bool:
-    if process.poll() is not None:
-        pytest.fail(f"foureyes serve exited; see {workdir / 'serve.log'}")
-    try:
-        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Simulator]:
     simulator = Simulator()
@@ -74,7 +65,7 @@ def served(tmp_path: Path) -> Iterator[Simulator]:
     }
     process = serve(tmp_path, env, port)
     try:
-        wait_for(lambda: ready(url, process, tmp_path), 60, "foureyes serve to answer")
+        wait_ready(url, [process], tmp_path, path="/healthz")
         simulator.configure_webhook(installed.app_id, url)
         yield simulator
     finally:
@@ -111,7 +102,7 @@ def test_serve_without_an_app_id_serves_the_registration_page(tmp_path: Path):
     url = f"http://127.0.0.1:{port}"
     process = serve(tmp_path, base_env(tmp_path) | {"FOUREYES_URL": url}, port)
     try:
-        wait_for(lambda: ready(url, process, tmp_path), 60, "foureyes serve to answer")
+        wait_ready(url, [process], tmp_path, path="/healthz")
         page = httpx.get(f"{url}/", timeout=5)
         assert page.status_code == 200
         assert "manifest" in page.text
