@@ -294,6 +294,10 @@ def test_redis_restarts_during_a_burst_and_everything_converges(
     # after the restart and may queue a second, separate evaluation of the same head: two
     # evaluations, each audited once (the worker-kill test pins one evaluation to one event).
     assert_audited_once(faulty, repo, numbers, evaluations=None)
+    # The worker rode out the restart: it reconnected rather than exiting.
+    assert faulty.processes["worker"].poll() is None
+    log = (faulty.workdir / "worker.log").read_text(errors="replace")
+    assert "Unrecoverable error" not in log
 
 
 def test_github_outages_rate_limits_and_slowness_defer_and_converge(faulty: Stack):
