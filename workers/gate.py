@@ -7,10 +7,12 @@ pull request afresh, so the newest head always wins.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import random
 import time
+import uuid
 from typing import Any
 
 import structlog
@@ -35,6 +37,7 @@ from app.github.publish import publish_check
 from app.policy.evaluate import error_result
 from app.policy.result import Result
 from app.services import Services, services
+from app.state import SharedStateUnavailable
 from workers.base import task_lock
 from workers.router import Router
 
@@ -50,16 +53,31 @@ def details_url(deps: Services, repository: str, number: int) -> str:
 
 
 def request_evaluation(deps: Services, installation_id: int, repository: str, number: int) -> None:
-    """Queue an evaluation unless one is already queued (it will read the newest state)."""
+    """Queue an evaluation unless one is already queued (it will read the newest state).
+
+    The pending flag names the task that set it. When Redis goes away mid-command the flag
+    may be written without the reply arriving, so the task fails before queueing; its rerun
+    finds its own name there and queues the evaluation rather than taking it as coalesced.
+    """
     pending = f"pending:{repository}#{number}"
-    if not deps.state.add_if_absent(pending, "1", PENDING_TTL):
-        log.info("gate.coalesced", pr=f"{repository}#{number}")
-        return
+    claim = _requester()
+    if not deps.state.add_if_absent(pending, claim, PENDING_TTL):
+        if deps.state.get(pending) != claim:
+            log.info("gate.coalesced", pr=f"{repository}#{number}")
+            return
+        log.info("gate.requeued_own_claim", pr=f"{repository}#{number}")
     try:
         evaluate_pull_request.apply_async(args=(installation_id, repository, number))
     except Exception as exc:
-        deps.state.delete(pending)
+        with contextlib.suppress(SharedStateUnavailable):
+            deps.state.delete(pending, claim)
         raise TransientError(f"could not queue the evaluation: {exc}") from exc
+
+
+def _requester() -> str:
+    """The running task's id (a rerun keeps it), or a fresh one outside a task."""
+    request = current_task.request if current_task else None
+    return (request and request.id) or uuid.uuid4().hex
 
 
 def _installation(payload: dict[str, Any]) -> int:
