@@ -131,15 +131,22 @@ class Stack:
         with self.world.lock:
             return self.world.repo(repo).pulls[number].head_sha
 
-    def settle(self, timeout: float = 30.0) -> None:
-        """Wait until the broker queues are empty and no evaluation is pending."""
+    def settle(self, timeout: float = 30.0, quiet: float = 1.0) -> None:
+        """Wait until the broker queues are empty and no evaluation is pending, and stay so
+        for `quiet` seconds: a worker takes a message off its queue a moment before it
+        records it as unacknowledged, and one look can fall into that moment."""
         client = redis.Redis.from_url(self.env["REDIS_URL"])
+        idle_since: list[float] = []
 
         def idle() -> bool:
             queued = client.llen("celery") + client.llen("audit")
             unacked = client.hlen("unacked")
             pending = any(True for _ in client.scan_iter("foureyes:pending:*", count=1000))
-            return queued == 0 and unacked == 0 and not pending
+            if queued or unacked or pending:
+                idle_since.clear()
+                return False
+            idle_since[:] = idle_since or [time.monotonic()]
+            return time.monotonic() - idle_since[0] >= quiet
 
         wait_for(idle, timeout, "the queues to drain")
 
