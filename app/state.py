@@ -52,10 +52,22 @@ class SharedState(Protocol):
         """Raise SharedStateUnavailable when the store cannot be reached."""
 
 
+# Set KEYS[1] when absent and push ARGV[3] onto the list KEYS[2], as one atomic step;
+# else answer what KEYS[1] holds.
+_ADD_AND_PUSH = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  redis.call('LPUSH', KEYS[2], ARGV[3])
+  return false
+end
+return redis.call('GET', KEYS[1])
+"""
+
+
 class RedisState:
     def __init__(self, client: redis.Redis, prefix: str = "foureyes:") -> None:
         self.client = client
         self.prefix = prefix
+        self._add_and_push = client.register_script(_ADD_AND_PUSH)
 
     @classmethod
     def from_url(cls, url: str) -> RedisState:
@@ -78,6 +90,16 @@ class RedisState:
     def add_if_absent(self, key: str, value: str, ttl: float) -> bool:
         with self._guard():
             return bool(self.client.set(self._k(key), value, nx=True, px=int(ttl * 1000)))
+
+    def add_and_push(
+        self, key: str, value: str, ttl: float, list_key: str, item: str
+    ) -> str | None:
+        """Set `key` when absent and push `item` onto the list `list_key` (unprefixed: a
+        broker queue), both or neither. None when done, else what `key` holds."""
+        with self._guard():
+            return self._add_and_push(
+                keys=[self._k(key), list_key], args=[value, int(ttl * 1000), item]
+            )
 
     def get(self, key: str) -> str | None:
         with self._guard():

@@ -13,8 +13,8 @@ from flask import Blueprint, Response, jsonify, request
 
 from app import metrics
 from app.services import services
-from app.state import SharedStateUnavailable
-from workers.webhooks import process_delivery
+from app.state import RedisState, SharedState, SharedStateUnavailable
+from workers.webhooks import delivery_message, process_delivery
 
 bp = Blueprint("webhooks", __name__)
 log = structlog.get_logger()
@@ -34,16 +34,17 @@ def signature_valid(secret: str | None, body: bytes, header: str | None) -> bool
     return hmac.compare_digest(expected.encode(), header.encode("utf-8", "replace"))
 
 
-def parse_payload(body: bytes, content_type: str) -> dict[str, Any] | None:
-    """The JSON object of a delivery (`application/json` or GitHub's form encoding)."""
+def parse_payload(body: bytes, content_type: str) -> tuple[dict[str, Any], str] | None:
+    """The JSON object of a delivery (`application/json` or GitHub's form encoding), and
+    its JSON text."""
     try:
+        document = body.decode("utf-8")
         if content_type.startswith("application/x-www-form-urlencoded"):
-            form = parse_qs(body.decode("utf-8"), strict_parsing=True)
-            body = form["payload"][0].encode()
-        payload = json.loads(body)
+            document = parse_qs(document, strict_parsing=True)["payload"][0]
+        payload = json.loads(document)
     except (ValueError, KeyError, UnicodeDecodeError, RecursionError):
         return None
-    return payload if isinstance(payload, dict) else None
+    return (payload, document) if isinstance(payload, dict) else None
 
 
 def _answer(status: int, event: str, outcome: str, **body: Any) -> tuple[Response, int]:
@@ -68,41 +69,80 @@ def receive() -> tuple[Response, int]:
         return _answer(401, "", "unauthorized", reason="bad or missing X-Hub-Signature-256")
     if not event or not delivery or len(event) > 64 or len(delivery) > 128:
         return _answer(400, "", "malformed", reason="X-GitHub-Event and X-GitHub-Delivery needed")
-    payload = parse_payload(body, request.content_type or "application/json")
-    if payload is None:
+    parsed = parse_payload(body, request.content_type or "application/json")
+    if parsed is None:
         return _answer(400, event, "malformed", reason="the body is not a JSON object")
+    payload, document = parsed
 
-    # The id is held as "queuing" for a short while, then remembered as "queued" for the
-    # redelivery window. If the shared state fails in between, the short hold expires and
-    # a redelivery is accepted: a delivery is never answered "duplicate" unless queued.
     key = f"delivery:{delivery}"
+    if isinstance(deps.state, RedisState) and not deps.settings.eager:
+        return _queue_on_redis(deps.state, key, event, delivery, payload, document)
+    return _queue_in_steps(deps.state, key, event, delivery, payload)
+
+
+def _queue_on_redis(
+    state: RedisState,
+    key: str,
+    event: str,
+    delivery: str,
+    payload: dict[str, Any],
+    document: str,
+) -> tuple[Response, int]:
+    """Record the id and push the task in one atomic Redis call (the state's Redis is the
+    broker): the delivery is queued and remembered for the redelivery window, or neither."""
+    queue, message = delivery_message(event, delivery, document)
     try:
-        if not deps.state.add_if_absent(key, QUEUING, QUEUING_TTL):
-            if deps.state.get(key) == QUEUING:
-                return _answer(503, event, "unavailable", reason="the delivery is being queued")
-            return _answer(200, event, "duplicate", delivery=delivery)
+        held = state.add_and_push(key, QUEUED, DEDUPE_TTL, queue, message)
+    except SharedStateUnavailable as exc:
+        log.error("webhook.not_queued", delivery=delivery, github_event=event, error=str(exc))
+        return _answer(503, event, "unavailable", reason="could not queue the delivery")
+    if held is not None:
+        return _already(held, event, delivery)
+    return _queued(event, delivery, payload)
+
+
+def _queue_in_steps(
+    state: SharedState, key: str, event: str, delivery: str, payload: dict[str, Any]
+) -> tuple[Response, int]:
+    """The embedded broker (no Redis) cannot share a transaction with the state: the id
+    is held as "queuing" for a short while, then remembered as "queued" for the
+    redelivery window. If the state fails in between, the short hold expires and a
+    redelivery is accepted: a delivery is never answered "duplicate" unless queued."""
+    try:
+        if not state.add_if_absent(key, QUEUING, QUEUING_TTL):
+            return _already(state.get(key), event, delivery)
     except SharedStateUnavailable as exc:
         log.error("webhook.not_queued", delivery=delivery, github_event=event, error=str(exc))
         return _answer(503, event, "unavailable", reason="could not record the delivery")
 
     try:
-        # A short argsrepr spares Celery a repr of the whole payload (a third of the
-        # intake's CPU, docs/BENCHMARKS.md) and keeps payloads out of message headers.
         process_delivery.apply_async(
             args=(event, delivery, payload), argsrepr=f"({event!r}, {delivery!r}, <payload>)"
         )
     except Exception as exc:
         # Forget the id so that GitHub's redelivery of this event is accepted.
         try:
-            deps.state.delete(key)
+            state.delete(key)
         except SharedStateUnavailable:
             log.error("webhook.dedupe_key_held", delivery=delivery, expires_in=QUEUING_TTL)
         log.error("webhook.not_queued", delivery=delivery, github_event=event, error=str(exc))
         return _answer(503, event, "unavailable", reason="could not queue the delivery")
     try:
-        deps.state.set(key, QUEUED, DEDUPE_TTL)
+        state.set(key, QUEUED, DEDUPE_TTL)
     except SharedStateUnavailable:
         # Queued all the same; a redelivery after the short hold runs again (idempotent).
         log.warning("webhook.dedupe_not_extended", delivery=delivery)
+    return _queued(event, delivery, payload)
+
+
+def _already(held: str | None, event: str, delivery: str) -> tuple[Response, int]:
+    """A known id: a duplicate only once queued; still being queued (or a hold that just
+    expired), GitHub should try again."""
+    if held == QUEUED:
+        return _answer(200, event, "duplicate", delivery=delivery)
+    return _answer(503, event, "unavailable", reason="the delivery is being queued")
+
+
+def _queued(event: str, delivery: str, payload: dict[str, Any]) -> tuple[Response, int]:
     log.info("webhook.queued", delivery=delivery, github_event=event, action=payload.get("action"))
     return _answer(202, event, "queued", delivery=delivery)

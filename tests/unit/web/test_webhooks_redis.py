@@ -1,0 +1,152 @@
+"""Webhook intake on Redis: the delivery id is recorded and its task pushed in one atomic
+call, the task message is the one kombu itself writes, and a Celery worker runs it."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+from flask import Flask
+
+from app import create_app
+from app.config import Settings
+from workers.webhooks import delivery_message, process_delivery
+
+pytestmark = pytest.mark.redis
+
+SECRET = "webhook-secret-for-tests"
+BODY = json.dumps({"action": "opened", "zen": "Design for failure."}).encode()
+
+
+@pytest.fixture
+def broker_url(redis_url: str) -> Iterator[str]:
+    """A database of its own: the broker's queue keys carry no prefix."""
+    url = redis_url.rsplit("/", 1)[0] + "/12"
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    try:
+        yield url
+    finally:
+        client.flushdb()
+
+
+@pytest.fixture
+def flask_app(tmp_path, app_private_key, broker_url) -> Flask:
+    settings = Settings.from_mapping(
+        {
+            "APP_ID": "1",
+            "PRIVATE_KEY": app_private_key,
+            "WEBHOOK_SECRET": SECRET,
+            "GITHUB_API_URL": "http://127.0.0.1:1",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'foureyes.sqlite'}",
+            "FOUREYES_INSTANCE_PATH": str(tmp_path),
+            "REDIS_URL": broker_url,
+        }
+    )
+    return create_app(settings)
+
+
+def post(flask_app: Flask, delivery: str, body: bytes = BODY) -> int:
+    import hashlib
+    import hmac
+
+    signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    response = flask_app.test_client().post(
+        "/api/github/webhooks",
+        data=body,
+        headers={
+            "Content-Type": "application/json",
+            "X-GitHub-Event": "pull_request",
+            "X-GitHub-Delivery": delivery,
+            "X-Hub-Signature-256": signature,
+        },
+    )
+    return response.status_code
+
+
+def queued(broker_url: str) -> list[dict[str, Any]]:
+    return [json.loads(raw) for raw in redis.Redis.from_url(broker_url).lrange("celery", 0, -1)]
+
+
+def without_ids(message: dict[str, Any]) -> dict[str, Any]:
+    """A message less what differs between any two sends (ids, tags)."""
+    headers = {k: v for k, v in message["headers"].items() if k not in ("id", "root_id")}
+    properties = {
+        k: v
+        for k, v in message["properties"].items()
+        if k not in ("correlation_id", "delivery_tag", "argsrepr")
+    }
+    body = json.loads(base64.b64decode(message["body"]))
+    return {**message, "headers": headers, "properties": properties, "body": body}
+
+
+def test_the_pushed_message_is_the_one_kombu_writes(flask_app, broker_url):
+    args = ("pull_request", "d-1", {"action": "opened", "number": 7})
+    with flask_app.app_context():
+        process_delivery.apply_async(args=args, argsrepr="('pull_request', 'd-1', <payload>)")
+        queue, ours = delivery_message(*args[:2], json.dumps(args[2]))
+    (theirs,) = queued(broker_url)
+    assert queue == "celery"
+    ours_decoded = json.loads(ours)
+    assert without_ids(ours_decoded) == without_ids(theirs)
+    assert ours_decoded["headers"]["id"] == ours_decoded["properties"]["correlation_id"]
+
+
+def test_a_delivery_is_recorded_and_queued_once(flask_app, broker_url):
+    delivery = str(uuid.uuid4())
+    assert post(flask_app, delivery) == 202
+    assert post(flask_app, delivery) == 200
+    (message,) = queued(broker_url)
+    event, got, payload = json.loads(base64.b64decode(message["body"]))[0]
+    assert (event, got, payload) == ("pull_request", delivery, json.loads(BODY))
+    state = redis.Redis.from_url(broker_url, decode_responses=True)
+    assert state.get(f"foureyes:delivery:{delivery}") == "queued"
+    assert 3 * 24 * 3600 - 60 < state.ttl(f"foureyes:delivery:{delivery}") <= 3 * 24 * 3600
+
+
+def test_concurrent_copies_of_one_delivery_queue_one_task(flask_app, broker_url):
+    delivery = str(uuid.uuid4())
+    statuses: list[int] = []
+    start = threading.Barrier(8)
+
+    def send() -> None:
+        start.wait()
+        statuses.append(post(flask_app, delivery))
+
+    threads = [threading.Thread(target=send) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [200] * 7 + [202]
+    assert len(queued(broker_url)) == 1
+
+
+def test_a_worker_runs_the_pushed_task(flask_app, broker_url):
+    """The pushed message goes through Celery's own consumer: a worker thread runs it."""
+    from celery.contrib.testing.worker import start_worker
+    from celery.signals import task_success
+
+    delivery = str(uuid.uuid4())
+    assert post(flask_app, delivery, json.dumps({"zen": "Speak like a human."}).encode()) == 202
+    ran = threading.Event()
+    results: list[Any] = []
+
+    def on_success(sender: Any = None, result: Any = None, **_: Any) -> None:
+        results.append((sender.request.args[1], result))
+        ran.set()
+
+    task_success.connect(on_success, weak=False)
+    try:
+        with start_worker(flask_app.extensions["celery"], pool="solo", perform_ping_check=False):
+            assert ran.wait(20)
+    finally:
+        task_success.disconnect(on_success)
+    assert results == [(delivery, 0)]  # audited; no handler takes a bare event
+    assert queued(broker_url) == []
