@@ -4,11 +4,14 @@ call, the task message is the one kombu itself writes, and a Celery worker runs 
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 import redis
@@ -52,16 +55,15 @@ def flask_app(tmp_path, app_private_key, broker_url) -> Flask:
     return create_app(settings)
 
 
-def post(flask_app: Flask, delivery: str, body: bytes = BODY) -> int:
-    import hashlib
-    import hmac
-
+def post(
+    flask_app: Flask, delivery: str, body: bytes = BODY, content_type: str = "application/json"
+) -> int:
     signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
     response = flask_app.test_client().post(
         "/api/github/webhooks",
         data=body,
         headers={
-            "Content-Type": "application/json",
+            "Content-Type": content_type,
             "X-GitHub-Event": "pull_request",
             "X-GitHub-Delivery": delivery,
             "X-Hub-Signature-256": signature,
@@ -108,6 +110,25 @@ def test_a_delivery_is_recorded_and_queued_once(flask_app, broker_url):
     state = redis.Redis.from_url(broker_url, decode_responses=True)
     assert state.get(f"foureyes:delivery:{delivery}") == "queued"
     assert 3 * 24 * 3600 - 60 < state.ttl(f"foureyes:delivery:{delivery}") <= 3 * 24 * 3600
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        '{"action": "opened", "title": "caf\u00e9 \u2028 \\"quoted\\""}',
+        '  {"nested": {"a": [1, 2.5, null, true]}, "emoji": "\\ud83d\\ude00"}\n',
+    ],
+)
+@pytest.mark.parametrize("form", [False, True])
+def test_the_queued_payload_is_the_one_received(flask_app, broker_url, document, form):
+    """The payload's JSON text goes into the message as received (JSON or GitHub's form
+    encoding); the worker decodes exactly the object the intake parsed."""
+    body = urlencode({"payload": document}).encode() if form else document.encode()
+    content_type = "application/x-www-form-urlencoded" if form else "application/json"
+    assert post(flask_app, str(uuid.uuid4()), body, content_type) == 202
+    (message,) = queued(broker_url)
+    args, kwargs, _ = json.loads(base64.b64decode(message["body"]))
+    assert args[2] == json.loads(document) and kwargs == {}
 
 
 def test_concurrent_copies_of_one_delivery_queue_one_task(flask_app, broker_url):
