@@ -8,8 +8,8 @@ every pull request's check run on its head says what the final state requires, a
 that every delivery was audited once. It prints deliveries per second, queue depth
 over time, and errors; it asserts nothing.
 
-    python bench/soak.py --deliveries 10000      # the full run: starts its own stack
-    python bench/soak.py --deliveries 300 --redis-url redis://127.0.0.1:6379/13
+    python -m bench.soak --deliveries 10000      # the full run: starts its own stack
+    python -m bench.soak --deliveries 300 --redis-url redis://127.0.0.1:6379/13
 
 `tests/e2e/test_soak.py` runs a small one (300 deliveries) against the e2e stack.
 """
@@ -39,6 +39,7 @@ import httpx
 import redis
 
 from app.simulator import Simulator
+from bench.servers import children, status_kib
 
 AGENT = "copilot-swe-agent[bot]"
 POLICY = """\
@@ -389,6 +390,9 @@ def run_standalone(deliveries: int, seed: int, redis_url: str | None, workers: i
         simulator.configure_webhook(installed.app_id, url)
         report = soak(simulator, installed.app_id, url, redis_url, admin_token, deliveries, seed)
         print("\n".join(report.lines()))
+        web, worker = processes[-2].pid, processes[-1].pid
+        print(f"peak RSS after the soak: {peak_rss(web)}")
+        print(f"peak RSS after the soak: {peak_rss(worker)}")
         print(f"logs: {workdir}")
         return 0 if not report.wrong and not report.audit_mismatches else 1
     finally:
@@ -400,6 +404,15 @@ def run_standalone(deliveries: int, seed: int, redis_url: str | None, workers: i
                 except subprocess.TimeoutExpired:
                     process.kill()
         simulator.stop()
+
+
+def peak_rss(parent: int) -> str:
+    """`VmHWM` (peak resident set) of a process and each of its children: the gunicorn
+    arbiter and its workers, or Celery's main process and its pool."""
+    pids = [parent, *children(parent)]
+    command = Path(f"/proc/{parent}/cmdline").read_bytes().split(b"\0")[2].decode()
+    peaks = ", ".join(f"{status_kib(pid, 'VmHWM') / 1024:.0f} MiB" for pid in pids)
+    return f"{command} (main, then children): {peaks}"
 
 
 def main(argv: list[str] | None = None) -> int:

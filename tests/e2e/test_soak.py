@@ -1,6 +1,6 @@
 """A small soak against the e2e stack: 300 signed deliveries over many pull requests, in
 random order with duplicates and redeliveries; every pull request ends in the right
-state and every delivery is audited once. `python bench/soak.py` runs the full 10,000."""
+state and every delivery is audited once. `python -m bench.soak` runs the full 10,000."""
 
 from __future__ import annotations
 
