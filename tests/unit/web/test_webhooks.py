@@ -4,8 +4,10 @@ import hashlib
 import hmac
 import json
 import uuid
+from pathlib import Path
 
 import pytest
+from flask import Flask
 
 from app import create_app
 from app.audit.query import events
@@ -32,20 +34,25 @@ def post(client, body: bytes, *, event="ping", delivery=None, signature=None, **
     )
 
 
-@pytest.fixture
-def flask_app(tmp_path, app_private_key):
+def intake_app(tmp_path: Path, private_key: str, **env: str) -> Flask:
+    """The app on SQLite with the tests' webhook secret; `env` adds or overrides settings."""
     settings = Settings.from_mapping(
         {
             "APP_ID": "1",
-            "PRIVATE_KEY": app_private_key,
+            "PRIVATE_KEY": private_key,
             "WEBHOOK_SECRET": SECRET,
             "GITHUB_API_URL": "http://127.0.0.1:1",
             "DATABASE_URL": f"sqlite:///{tmp_path / 'foureyes.sqlite'}",
             "FOUREYES_INSTANCE_PATH": str(tmp_path),
-            "FOUREYES_EAGER": "1",
+            **env,
         }
     )
     return create_app(settings)
+
+
+@pytest.fixture
+def flask_app(tmp_path, app_private_key):
+    return intake_app(tmp_path, app_private_key, FOUREYES_EAGER="1")
 
 
 def received(flask_app) -> list:
@@ -130,17 +137,7 @@ def test_over_25_mb_is_413(flask_app):
 
 
 def test_unqueueable_delivery_is_503_never_202(tmp_path, app_private_key):
-    settings = Settings.from_mapping(
-        {
-            "APP_ID": "1",
-            "PRIVATE_KEY": app_private_key,
-            "WEBHOOK_SECRET": SECRET,
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'foureyes.sqlite'}",
-            "FOUREYES_INSTANCE_PATH": str(tmp_path),
-            "REDIS_URL": "redis://127.0.0.1:1/0",
-        }
-    )
-    flask_app = create_app(settings)
+    flask_app = intake_app(tmp_path, app_private_key, REDIS_URL="redis://127.0.0.1:1/0")
     response = post(flask_app.test_client(), BODY)
     assert response.status_code == 503
     assert received(flask_app) == []

@@ -4,8 +4,6 @@ call, the task message is the one kombu itself writes, and a Celery worker runs 
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import json
 import threading
 import uuid
@@ -17,13 +15,12 @@ import pytest
 import redis
 from flask import Flask
 
-from app import create_app
-from app.config import Settings
+from tests.unit.web.test_webhooks import intake_app
+from tests.unit.web.test_webhooks import post as send
 from workers.webhooks import delivery_message, process_delivery
 
 pytestmark = pytest.mark.redis
 
-SECRET = "webhook-secret-for-tests"
 BODY = json.dumps({"action": "opened", "zen": "Design for failure."}).encode()
 
 
@@ -41,33 +38,18 @@ def broker_url(redis_url: str) -> Iterator[str]:
 
 @pytest.fixture
 def flask_app(tmp_path, app_private_key, broker_url) -> Flask:
-    settings = Settings.from_mapping(
-        {
-            "APP_ID": "1",
-            "PRIVATE_KEY": app_private_key,
-            "WEBHOOK_SECRET": SECRET,
-            "GITHUB_API_URL": "http://127.0.0.1:1",
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'foureyes.sqlite'}",
-            "FOUREYES_INSTANCE_PATH": str(tmp_path),
-            "REDIS_URL": broker_url,
-        }
-    )
-    return create_app(settings)
+    return intake_app(tmp_path, app_private_key, REDIS_URL=broker_url)
 
 
 def post(
     flask_app: Flask, delivery: str, body: bytes = BODY, content_type: str = "application/json"
 ) -> int:
-    signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
-    response = flask_app.test_client().post(
-        "/api/github/webhooks",
-        data=body,
-        headers={
-            "Content-Type": content_type,
-            "X-GitHub-Event": "pull_request",
-            "X-GitHub-Delivery": delivery,
-            "X-Hub-Signature-256": signature,
-        },
+    response = send(
+        flask_app.test_client(),
+        body,
+        event="pull_request",
+        delivery=delivery,
+        content_type=content_type,
     )
     return response.status_code
 
