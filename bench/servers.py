@@ -32,8 +32,9 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
 
 
 def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    """Start `args` in the log's folder, its output going to `log`."""
     handle = log.open("wb")
-    return subprocess.Popen(args, env=env, stdout=handle, stderr=subprocess.STDOUT)
+    return subprocess.Popen(args, env=env, cwd=log.parent, stdout=handle, stderr=subprocess.STDOUT)
 
 
 def stop(process: subprocess.Popen) -> None:

@@ -20,7 +20,6 @@ import argparse
 import os
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,7 +27,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -39,7 +38,7 @@ import httpx
 import redis
 
 from app.simulator import Simulator
-from bench.servers import children, status_kib
+from bench.servers import children, free_port, spawn, status_kib, stop, wait_for
 
 AGENT = "copilot-swe-agent[bot]"
 POLICY = """\
@@ -194,9 +193,9 @@ def queue_depth(client: redis.Redis) -> int:
     return int(client.llen("celery") + client.llen("audit") + client.hlen("unacked"))
 
 
-def sample_depth(client: redis.Redis, report: SoakReport, stop: threading.Event) -> None:
+def sample_depth(client: redis.Redis, report: SoakReport, done: threading.Event) -> None:
     started = time.monotonic()
-    while not stop.wait(0.5):
+    while not done.wait(0.5):
         try:
             report.depth.append((time.monotonic() - started, queue_depth(client)))
         except redis.RedisError:
@@ -263,8 +262,8 @@ def soak(
     plan = build_plan(simulator, app_id, deliveries, seed)
     report = SoakReport(pulls=len(plan.pulls))
     client = redis.Redis.from_url(redis_url)
-    stop = threading.Event()
-    sampler = threading.Thread(target=sample_depth, args=(client, report, stop), daemon=True)
+    done = threading.Event()
+    sampler = threading.Thread(target=sample_depth, args=(client, report, done), daemon=True)
     sampler.start()
     try:
         fire(simulator, app_id, plan, seed, report)
@@ -277,7 +276,7 @@ def soak(
             time.sleep(0.5)
         report.drained_after = time.monotonic() - finished
     finally:
-        stop.set()
+        done.set()
         sampler.join(5)
     report.wrong = [
         f"{repo}#{number}: wanted {want}, saw {seen}"
@@ -297,25 +296,6 @@ def drained(client: redis.Redis) -> bool:
 # -- the standalone run: its own stack --------------------------------------------------
 
 
-def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
-    handle = log.open("wb")
-    return subprocess.Popen(args, env=env, cwd=log.parent, stdout=handle, stderr=subprocess.STDOUT)
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out waiting for {what}")
-        time.sleep(0.1)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def run_standalone(deliveries: int, seed: int, redis_url: str | None, workers: int) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="foureyes-soak-"))
     processes: list[subprocess.Popen] = []
@@ -327,7 +307,7 @@ def run_standalone(deliveries: int, seed: int, redis_url: str | None, workers: i
                 return 2
             port = free_port()
             processes.append(
-                start(
+                spawn(
                     [
                         "redis-server",
                         "--port",
@@ -352,7 +332,7 @@ def run_standalone(deliveries: int, seed: int, redis_url: str | None, workers: i
             except redis.RedisError:
                 return False
 
-        wait_until(redis_up, 20, "redis")
+        wait_for(redis_up, 20, "redis")
         client.flushdb()
         simulator.start()
         installed = simulator.install(account="acme")
@@ -374,7 +354,7 @@ def run_standalone(deliveries: int, seed: int, redis_url: str | None, workers: i
         }
         gunicorn = ["gunicorn", "--bind", f"127.0.0.1:{web_port}", "--workers", "2"]
         processes.append(
-            start([sys.executable, "-m", *gunicorn, "app:create_app()"], env, workdir / "web.log")
+            spawn([sys.executable, "-m", *gunicorn, "app:create_app()"], env, workdir / "web.log")
         )
 
         def web_up() -> bool:
@@ -383,10 +363,10 @@ def run_standalone(deliveries: int, seed: int, redis_url: str | None, workers: i
             except httpx.HTTPError:
                 return False
 
-        wait_until(web_up, 60, "gunicorn")
+        wait_for(web_up, 60, "gunicorn")
         celery = ["celery", "-A", "workers", "worker", "--concurrency", str(workers)]
         celery += ["--loglevel", "WARNING", "--without-gossip", "--without-mingle"]
-        processes.append(start([sys.executable, "-m", *celery], env, workdir / "worker.log"))
+        processes.append(spawn([sys.executable, "-m", *celery], env, workdir / "worker.log"))
         simulator.configure_webhook(installed.app_id, url)
         report = soak(simulator, installed.app_id, url, redis_url, admin_token, deliveries, seed)
         print("\n".join(report.lines()))
@@ -397,12 +377,7 @@ def run_standalone(deliveries: int, seed: int, redis_url: str | None, workers: i
         return 0 if not report.wrong and not report.audit_mismatches else 1
     finally:
         for process in reversed(processes):
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(20)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+            stop(process)
         simulator.stop()
 
 
