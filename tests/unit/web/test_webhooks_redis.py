@@ -82,6 +82,23 @@ def test_the_pushed_message_is_the_one_kombu_writes(flask_app, broker_url):
     assert ours_decoded["headers"]["id"] == ours_decoded["properties"]["correlation_id"]
 
 
+def test_a_bad_signature_queues_and_records_nothing(flask_app, broker_url):
+    """Invariant 1 on the Redis path: 401, no task pushed, the delivery id not remembered
+    (so GitHub's genuine delivery with that id is still accepted)."""
+    delivery = str(uuid.uuid4())
+    forged = send(
+        flask_app.test_client(),
+        BODY,
+        event="pull_request",
+        delivery=delivery,
+        signature="sha256=" + "0" * 64,
+    )
+    assert forged.status_code == 401
+    assert queued(broker_url) == []
+    assert redis.Redis.from_url(broker_url).keys("*") == []
+    assert post(flask_app, delivery) == 202
+
+
 def test_a_delivery_is_recorded_and_queued_once(flask_app, broker_url):
     delivery = str(uuid.uuid4())
     assert post(flask_app, delivery) == 202
