@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.exc import IntegrityError
 
 from app.deploy.models import CommitProvenance
@@ -75,32 +75,25 @@ def record_merge(
 
 def head_passed(deps: Services, repository: str, sha: str) -> bool:
     """Did the merge gate pass `sha` as a head?"""
-    with deps.sessions() as session:
-        return (
-            session.scalars(
-                select(CommitProvenance.id).where(
-                    CommitProvenance.repository == repository.lower(),
-                    CommitProvenance.sha == sha,
-                    CommitProvenance.kind == "head",
-                )
-            ).first()
-            is not None
-        )
+    return _recorded(deps, repository, sha, CommitProvenance.kind == "head")
 
 
 def countersigned(deps: Services, repository: str, sha: str) -> bool:
     """Is `sha` a head the gate passed, or a merge made while the gate passed?"""
+    return _recorded(deps, repository, sha, CommitProvenance.gate_passed.is_(True))
+
+
+def _recorded(deps: Services, repository: str, sha: str, condition: ColumnElement[bool]) -> bool:
+    """Is there a provenance record of `sha` in `repository` that meets `condition`?"""
     with deps.sessions() as session:
-        return (
-            session.scalars(
-                select(CommitProvenance.id).where(
-                    CommitProvenance.repository == repository.lower(),
-                    CommitProvenance.sha == sha,
-                    CommitProvenance.gate_passed.is_(True),
-                )
-            ).first()
-            is not None
-        )
+        found = session.scalars(
+            select(CommitProvenance.id).where(
+                CommitProvenance.repository == repository.lower(),
+                CommitProvenance.sha == sha,
+                condition,
+            )
+        ).first()
+        return found is not None
 
 
 def newest_countersigned(deps: Services, repository: str) -> list[str]:
