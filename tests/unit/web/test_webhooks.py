@@ -113,9 +113,16 @@ def test_duplicate_delivery_is_acknowledged_and_not_processed_again(flask_app):
         (b"\xff\xfe", {}),
         (json.dumps({"a": 1}).encode(), {"event": ""}),
         (json.dumps({"a": 1}).encode(), {"delivery": "x" * 200}),
+        (b'{"a": NaN}', {}),
+        (b'{"a": "\\ud800"}', {}),
+        (b'{"a": ' * 513 + b"1" + b"}" * 513, {}),
     ],
+    ids=["text", "array", "not-utf8", "no-event", "long-delivery", "nan", "surrogate", "deep"],
 )
 def test_malformed_delivery_is_400(flask_app, body, headers):
+    """Not a JSON object the worker can read: refused, nothing queued. (orjson checks
+    what the standard library lets through; nesting past MAX_DEPTH would break the
+    worker's recursive decoder after the intake had said 202.)"""
     response = post(flask_app.test_client(), body, **headers)
     assert response.status_code == 400
     assert received(flask_app) == []
@@ -127,6 +134,11 @@ def test_form_encoded_delivery_is_accepted(flask_app):
     body = urlencode({"payload": BODY.decode()}).encode()
     response = post(flask_app.test_client(), body, content_type="application/x-www-form-urlencoded")
     assert response.status_code == 202
+
+
+def test_many_brackets_but_shallow_nesting_is_accepted(flask_app):
+    body = json.dumps({"items": [{"n": n} for n in range(2000)]}).encode()
+    assert post(flask_app.test_client(), body).status_code == 202
 
 
 def test_over_25_mb_is_413(flask_app):
