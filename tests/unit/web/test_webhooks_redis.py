@@ -7,6 +7,7 @@ import base64
 import json
 import threading
 import uuid
+import zlib
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
@@ -14,7 +15,9 @@ from urllib.parse import urlencode
 import pytest
 import redis
 from flask import Flask
+from kombu.utils.json import loads  # the worker's decoder
 
+from app.web.webhooks import MAX_DEPTH
 from tests.unit.web.test_webhooks import intake_app
 from tests.unit.web.test_webhooks import post as send
 from workers.webhooks import delivery_message, process_delivery
@@ -58,6 +61,12 @@ def queued(broker_url: str) -> list[dict[str, Any]]:
     return [json.loads(raw) for raw in redis.Redis.from_url(broker_url).lrange("celery", 0, -1)]
 
 
+def body_of(message: dict[str, Any]) -> Any:
+    """The task body (`[args, kwargs, embed]`) as the worker decodes it."""
+    assert message["headers"]["compression"] == "application/x-gzip"
+    return loads(zlib.decompress(base64.b64decode(message["body"])))
+
+
 def without_ids(message: dict[str, Any]) -> dict[str, Any]:
     """A message less what differs between any two sends (ids, tags)."""
     headers = {k: v for k, v in message["headers"].items() if k not in ("id", "root_id")}
@@ -66,11 +75,11 @@ def without_ids(message: dict[str, Any]) -> dict[str, Any]:
         for k, v in message["properties"].items()
         if k not in ("correlation_id", "delivery_tag", "argsrepr")
     }
-    body = json.loads(base64.b64decode(message["body"]))
-    return {**message, "headers": headers, "properties": properties, "body": body}
+    return {**message, "headers": headers, "properties": properties, "body": body_of(message)}
 
 
 def test_the_pushed_message_is_the_one_kombu_writes(flask_app, broker_url):
+    """Compressed as `apply_async` compresses it (the same header; zlib's level differs)."""
     args = ("pull_request", "d-1", {"action": "opened", "number": 7})
     with flask_app.app_context():
         process_delivery.apply_async(args=args, argsrepr="('pull_request', 'd-1', <payload>)")
@@ -80,6 +89,18 @@ def test_the_pushed_message_is_the_one_kombu_writes(flask_app, broker_url):
     ours_decoded = json.loads(ours)
     assert without_ids(ours_decoded) == without_ids(theirs)
     assert ours_decoded["headers"]["id"] == ours_decoded["properties"]["correlation_id"]
+
+
+def test_each_message_has_its_own_ids_and_an_exact_argsrepr(flask_app):
+    """The envelope is built once per process; what differs per delivery is filled in."""
+    event, delivery = "pull_request", 'd-"quoted" \\ \u00e9'
+    with flask_app.app_context():
+        first, second = (json.loads(delivery_message(event, delivery, "{}")[1]) for _ in "12")
+    assert first["headers"]["argsrepr"] == f"({event!r}, {delivery!r}, <payload>)"
+    assert body_of(first)[0] == [event, delivery, {}]
+    for place, key in (("headers", "id"), ("properties", "delivery_tag")):
+        assert first[place][key] != second[place][key]
+        assert uuid.UUID(first[place][key])
 
 
 def test_a_bad_signature_queues_and_records_nothing(flask_app, broker_url):
@@ -104,7 +125,7 @@ def test_a_delivery_is_recorded_and_queued_once(flask_app, broker_url):
     assert post(flask_app, delivery) == 202
     assert post(flask_app, delivery) == 200
     (message,) = queued(broker_url)
-    event, got, payload = json.loads(base64.b64decode(message["body"]))[0]
+    event, got, payload = body_of(message)[0]
     assert (event, got, payload) == ("pull_request", delivery, json.loads(BODY))
     state = redis.Redis.from_url(broker_url, decode_responses=True)
     assert state.get(f"foureyes:delivery:{delivery}") == "queued"
@@ -116,7 +137,9 @@ def test_a_delivery_is_recorded_and_queued_once(flask_app, broker_url):
     [
         '{"action": "opened", "title": "caf\u00e9 \u2028 \\"quoted\\""}',
         '  {"nested": {"a": [1, 2.5, null, true]}, "emoji": "\\ud83d\\ude00"}\n',
+        '{"a": ' * (MAX_DEPTH - 1) + "[1]" + "}" * (MAX_DEPTH - 1),
     ],
+    ids=["escapes", "nesting", "deepest-accepted"],
 )
 @pytest.mark.parametrize("form", [False, True])
 def test_the_queued_payload_is_the_one_received(flask_app, broker_url, document, form):
@@ -126,7 +149,7 @@ def test_the_queued_payload_is_the_one_received(flask_app, broker_url, document,
     content_type = "application/x-www-form-urlencoded" if form else "application/json"
     assert post(flask_app, str(uuid.uuid4()), body, content_type) == 202
     (message,) = queued(broker_url)
-    args, kwargs, _ = json.loads(base64.b64decode(message["body"]))
+    args, kwargs, _ = body_of(message)
     assert args[2] == json.loads(document) and kwargs == {}
 
 
