@@ -15,7 +15,7 @@ import redis
 
 from app.simulator import keys
 from bench.report import Row, ms, percentile, ratio
-from bench.servers import BENCH_REDIS_URL, gunicorn, stop, workdir
+from bench.servers import BENCH_REDIS_URL, children, cpu_seconds, gunicorn, stop, workdir
 
 SECRET = "bench-webhook-secret"
 THREADS = 4
@@ -58,9 +58,26 @@ def load(url: str, body: Path, count: int, processes: int) -> dict:
     }
 
 
+def redis_cpu(broker: redis.Redis) -> float:
+    info = broker.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
+def measured_load(
+    process: subprocess.Popen, url: str, body: Path, count: int, broker: redis.Redis
+) -> dict:
+    """`load`, plus the CPU per delivery of the server's gunicorn workers and of Redis."""
+    workers = children(process.pid)
+    web, queue = cpu_seconds(workers), redis_cpu(broker)
+    result = load(url, body, count, 2)
+    result["cpu"] = (cpu_seconds(workers) - web + redis_cpu(broker) - queue) / count
+    return result
+
+
 def median_run(runs: list[dict]) -> dict:
     """The median round of each figure (rounds alternate between the servers)."""
-    merged: dict = {key: percentile([r[key] for r in runs], 0.5) for key in ("rate", "p50", "p99")}
+    keys = ("rate", "p50", "p99", "cpu")
+    merged: dict = {key: percentile([r[key] for r in runs if key in r], 0.5) for key in keys}
     statuses: dict[str, int] = {}
     for r in runs:
         for code, n in r["statuses"].items():
@@ -96,8 +113,8 @@ def run(count: int) -> list[Row]:
             load(url, body, 100, 1)  # warm-up: imports, connections
         # Alternate the two servers so that the machine's changing load hits both alike.
         for _ in range(ROUNDS):
-            for name, (_, url) in servers.items():
-                rounds[name].append(load(url, body, count, 2))
+            for name, (process, url) in servers.items():
+                rounds[name].append(measured_load(process, url, body, count, broker))
                 broker.flushdb()  # the queued deliveries: no worker runs here
             rounds["bare-1"].append(load(servers["bare"][1], body, count, 1))
     finally:
@@ -115,6 +132,13 @@ def run(count: int) -> list[Row]:
             f"{bare['rate']:.0f}/s bare",
             ratio(app["rate"], bare["rate"]),
             ">= 0.70",
+        ),
+        Row(
+            "intake",
+            "server CPU per delivery (gunicorn workers + Redis)",
+            f"{app['cpu'] * 1e3:.2f} ms",
+            f"{bare['cpu'] * 1e3:.2f} ms",
+            ratio(app["cpu"], bare["cpu"]),
         ),
         Row(
             "intake",
