@@ -70,6 +70,12 @@ def process_delivery(event: str, delivery: str, payload: dict[str, Any]) -> int:
     return handled
 
 
+def delivery_argsrepr(event: str, delivery: str) -> str:
+    """The task's `argsrepr`: short, it spares Celery a repr of the whole payload and
+    keeps the payload out of message headers."""
+    return f"({event!r}, {delivery!r}, <payload>)"
+
+
 # Placeholders in the cached envelope for what differs per delivery (JSON-safe text).
 _TASK_ID, _ARGSREPR, _TAG = "@@task-id@@", "@@argsrepr@@", "@@delivery-tag@@"
 
@@ -122,8 +128,7 @@ def delivery_message(event: str, delivery: str, document: str) -> tuple[str, str
     """
     app = process_delivery.app
     queue, tail, envelope = _envelope(app, app.thread_oid)
-    # A short argsrepr spares a repr of the whole payload and keeps it out of headers.
-    argsrepr = json.dumps(f"({event!r}, {delivery!r}, <payload>)")[1:-1]
+    argsrepr = json.dumps(delivery_argsrepr(event, delivery))[1:-1]
     rest = (
         envelope.replace(_TASK_ID, str(uuid.uuid4()))
         .replace(_ARGSREPR, argsrepr)

@@ -14,7 +14,7 @@ from flask import Blueprint, Response, request
 from app import metrics
 from app.services import services
 from app.state import RedisState, SharedState, SharedStateUnavailable
-from workers.webhooks import delivery_message, process_delivery
+from workers.webhooks import delivery_argsrepr, delivery_message, process_delivery
 
 bp = Blueprint("webhooks", __name__)
 log = structlog.get_logger()
@@ -40,8 +40,8 @@ def parse_payload(body: bytes, content_type: str) -> tuple[dict[str, Any], str] 
     """The JSON object of a delivery (`application/json` or GitHub's form encoding), and
     its JSON text; None when it is not one the worker can read.
 
-    orjson parses it: strict RFC 8259 (no NaN, no lone surrogates, UTF-8 checked), at a
-    third of the standard library's CPU, the intake's largest item after the broker call
+    orjson parses it: strict RFC 8259 (no NaN, no lone surrogates, UTF-8 checked), at
+    about half the standard library's CPU, the intake's largest item after the broker call
     (docs/BENCHMARKS.md). orjson has no nesting limit, but the worker decodes the task
     with the standard library, which recurses: nesting beyond `MAX_DEPTH` is refused here
     rather than accepted and then lost."""
@@ -49,16 +49,15 @@ def parse_payload(body: bytes, content_type: str) -> tuple[dict[str, Any], str] 
         if content_type.startswith("application/x-www-form-urlencoded"):
             document = parse_qs(body.decode("utf-8"), strict_parsing=True)["payload"][0]
             payload = orjson.loads(document)
-            brackets = document.count("{") + document.count("[")
         else:
             payload = orjson.loads(body)
             document = body.decode("utf-8")
-            brackets = body.count(b"{") + body.count(b"[")
     except (ValueError, KeyError, UnicodeDecodeError):
         return None
     if not isinstance(payload, dict):
         return None
     # A document cannot nest deeper than it has brackets: the walk is for big ones only.
+    brackets = document.count("{") + document.count("[")
     if brackets > MAX_DEPTH and nesting(payload) > MAX_DEPTH:
         return None
     return payload, document
@@ -146,7 +145,7 @@ def _queue_in_steps(
 
     try:
         process_delivery.apply_async(
-            args=(event, delivery, payload), argsrepr=f"({event!r}, {delivery!r}, <payload>)"
+            args=(event, delivery, payload), argsrepr=delivery_argsrepr(event, delivery)
         )
     except Exception as exc:
         # Forget the id so that GitHub's redelivery of this event is accepted.
