@@ -51,7 +51,7 @@ def gather(
     """The events of the trail, in seq order: those matching the filter, then the events
     that share a subject with them, and the tokens they name."""
     if pr is not None and repository is None:
-        raise ValueError("--pr needs --repository")
+        raise ValueError("--pr needs --repo")
     if agent is not None:
         base = _select(session, AuditEvent.agent == agent, since=since)
         subjects = {e.subject for e in base if "#" in e.subject}
@@ -64,7 +64,7 @@ def gather(
     elif since is not None:
         return _select(session, since=since)
     else:
-        raise ValueError("give --agent, --repository or --since")
+        raise ValueError("give --agent, --repo or --since")
     found = {e.seq: e for e in base}
     found.update((e.seq, e) for e in _by_subjects(session, subjects, since))
     # The pushes of the commits that were evaluated.

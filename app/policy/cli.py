@@ -54,6 +54,7 @@ def _fail(lines: list[str]) -> NoReturn:
 def explain(repository: str, number: int) -> None:
     """Why a pull request passes or blocks, read live from GitHub: the decision tree the
     check run shows. Exit status 0 success, 1 blocked, 2 could not evaluate."""
+    from app import preflight
     from app.config import Settings
     from app.errors import FoureyesError
     from app.gate import decide, fetch_pull
@@ -65,6 +66,7 @@ def explain(repository: str, number: int) -> None:
         raise click.BadParameter("expected OWNER/REPO", param_hint="--repo")
     try:
         settings = Settings.from_env()
+        preflight.require(settings, preflight.DATABASE, preflight.REDIS, preflight.GITHUB)
         deps = build_services(settings)
         # Agent links live in the database: the same one the server writes.
         upgrade(deps.engine, settings.instance_path)

@@ -202,7 +202,7 @@ def test_an_agents_trail_links_token_pull_request_and_approvals(flask_app):
 
 def test_a_pull_requests_trail_includes_its_push_and_token(flask_app):
     story(flask_app)
-    code, output = trail(flask_app, "--repository", "acme/app", "--pr", "7")
+    code, output = trail(flask_app, "--repo", "acme/app", "--pr", "7")
     assert code == 0, output
     seqs = [int(line.split()[0][1:]) for line in output.splitlines() if line.startswith("#")]
     assert seqs == [1, 3, 4, 5, 7, 8, 9]
