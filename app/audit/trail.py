@@ -102,10 +102,19 @@ def _permissions(permissions: Any) -> str:
     return str(permissions)
 
 
+# Events an agent causes itself: their `actor` is the human it works for, not who acted.
+AGENT_ACTS = frozenset({"token.issued", "token.denied", "escalation.requested"})
+
+
 def describe(event: AuditEvent) -> list[str]:
-    """What happened, in words: the first line, then detail lines."""
+    """What happened, in words: the first line, then detail lines. The sentence names who
+    acted and, for an agent, the human it acts for: `agent X (for alice) token denied`."""
     data = event.data or {}
-    who = f" by {event.actor}" if event.actor else ""
+    if event.type in AGENT_ACTS and event.agent:
+        principal = event.actor or data.get("on_behalf_of")
+        who = f" by agent {event.agent}" + (f" (for {principal})" if principal else "")
+    else:
+        who = f" by {event.actor}" if event.actor else ""
     if event.type == "token.issued":
         lines = [
             f"token {data.get('token_id')} issued to {event.agent or '?'}"
