@@ -66,10 +66,21 @@ class CallCollector:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.observe in Simulator.observers:
             Simulator.observers.remove(self.observe)
-        missing = missing_calls(load(), self.records.values())
+        inventory = load()
+        missing = missing_calls(inventory, self.records.values())
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None and self.records:
+            used = {
+                call.key
+                for record in self.records.values()
+                if (call := inventory.find(record.method, record.template or "", record.auth))
+            }
+            reporter.write_line(
+                f"GitHub calls: the app made {len(used)} of the {len(inventory.calls)} "
+                "calls docs/github-calls.yml lists"
+            )
         if not missing:
             return
-        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         message = (
             "GitHub calls the app made that docs/github-calls.yml does not list "
             "(add a line, then run python -m app.github.inventory):\n  " + "\n  ".join(missing)
