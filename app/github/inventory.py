@@ -2,9 +2,10 @@
 
 Each line names a call (method, path template, auth kind), the permission GitHub
 requires for it and what foureyes does with each error answer. The test session
-matches every request the app sent to the simulator against it (`tests/github_calls.py`),
-a unit test checks it against GitHub's REST description and `app.yml`, and
-`python -m app.github.inventory` renders `docs/github-calls.md` from it.
+matches every request the app sent to the simulator against it (`tests/github_calls.py`);
+unit tests match every githubkit REST call in the code against it and check it against
+GitHub's REST description and `app.yml`; `python -m app.github.inventory` renders
+`docs/github-calls.md` from it.
 """
 
 from __future__ import annotations
@@ -171,9 +172,10 @@ def render(inventory: Inventory) -> str:
         "",
         "Generated from [`github-calls.yml`](github-calls.yml) by",
         "`python -m app.github.inventory`; do not edit by hand. The test suite fails when the",
-        "app makes a call that is not listed here, when a listed REST path is not in GitHub's",
-        "REST description (`@octokit/openapi`), and when `app.yml` asks for a permission no",
-        "line needs or lacks one a line needs.",
+        "app's code calls a githubkit REST operation, or the app makes a call during a test",
+        "session, that is not listed here; when a listed REST path is not in GitHub's REST",
+        "description (`@octokit/openapi`); and when `app.yml` asks for a permission no line",
+        "needs or lacks one a line needs.",
         "",
         "Auth: **app** is the app's JWT (`Authorization: Bearer`), **installation** an",
         "installation token, **user** a signed-in user's OAuth token, **none** no credentials.",

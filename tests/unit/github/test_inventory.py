@@ -10,13 +10,16 @@ at real levels, and to match app.yml both ways.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import inspect
 import json
 from pathlib import Path
 
 import httpx
 import pytest
 import yaml
+from githubkit import GitHub
 
 from app.github.inventory import DOC_PATH, INVENTORY_PATH, InventoryError, load, render
 from app.manifest import needed_permissions
@@ -123,6 +126,53 @@ def test_a_line_listed_twice_is_refused(tmp_path):
     path.write_text(yaml.safe_dump(data))
     with pytest.raises(InventoryError, match="GET /app \\(app\\) is listed twice"):
         load(path)
+
+
+def app_sources() -> list[Path]:
+    files = sorted([*(ROOT / "app").rglob("*.py"), *(ROOT / "workers").rglob("*.py")])
+    # The simulator answers GitHub's calls; it makes none.
+    return [path for path in files if "simulator" not in path.relative_to(ROOT).parts]
+
+
+def githubkit_calls(files: list[Path]) -> list[tuple[str, str, str]]:
+    """(file:line, method, path) of every `<client>.rest.<namespace>.<operation>(...)`
+    in `files`, the endpoint read from githubkit's docstring of the operation."""
+    client = GitHub("unused")  # githubkit's namespaces hold only a weak reference
+    rest = client.rest
+    found = []
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text())):
+            func = node.func if isinstance(node, ast.Call) else None
+            chain = func.value if isinstance(func, ast.Attribute) else None
+            if not (isinstance(chain, ast.Attribute) and isinstance(chain.value, ast.Attribute)):
+                continue
+            if chain.value.attr != "rest":
+                continue
+            operation = getattr(getattr(rest, chain.attr), func.attr)
+            endpoint = inspect.getdoc(operation).split("\n\n")[1]
+            method, route = endpoint.split(" ", 1)
+            found.append((f"{path.name}:{node.lineno}", method, route))
+    return found
+
+
+def unlisted(files: list[Path]) -> list[str]:
+    inventory = load()
+    return [
+        f"{where}: {method} {route}"
+        for where, method, route in githubkit_calls(files)
+        if inventory.find(method, route, None) is None
+    ]
+
+
+def test_every_githubkit_call_in_the_code_is_listed_even_if_no_test_makes_it():
+    assert len(githubkit_calls(app_sources())) > 40  # the scan sees them (about 50)
+    assert unlisted(app_sources()) == [], "add these calls to docs/github-calls.yml"
+
+
+def test_a_new_githubkit_call_without_a_line_is_caught(tmp_path):
+    source = tmp_path / "cleanup.py"
+    source.write_text("def drop(gh, owner, name):\n    gh.rest.repos.delete(owner, name)\n")
+    assert unlisted([source]) == ["cleanup.py:2: DELETE /repos/{owner}/{repo}"]
 
 
 def _as_app(record: RecordedRequest) -> RecordedRequest:
