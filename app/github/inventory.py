@@ -57,6 +57,7 @@ class GitHubCall:
 class Inventory:
     calls: tuple[GitHubCall, ...]
     brokered: dict[str, dict[str, str]]  # permission -> {level, why}
+    events: dict[str, dict[str, str]]  # webhook event -> {permission, level} to subscribe
 
     def find(self, method: str, template: str, auth: str | None) -> GitHubCall | None:
         """The line for a call; `auth` None matches any kind (a refused, anonymous try)."""
@@ -85,10 +86,12 @@ class Inventory:
         return None
 
     def needed_permissions(self) -> dict[str, str]:
-        """The highest level of each permission a call or a brokered token needs."""
+        """The highest level of each permission a call, a brokered token or a webhook
+        subscription needs."""
         needed: dict[str, str] = {}
         wants = [p for call in self.calls for p in call.permissions.items()]
         wants += [(name, entry["level"]) for name, entry in self.brokered.items()]
+        wants += [(entry["permission"], entry["level"]) for entry in self.events.values()]
         for name, level in wants:
             if PERMISSION_LEVELS[level] > PERMISSION_LEVELS.get(needed.get(name, ""), 0):
                 needed[name] = level
@@ -158,7 +161,17 @@ def load(path: Path = INVENTORY_PATH) -> Inventory:
             raise InventoryError(f"{path}: brokered {name!r} needs a level read|write|admin")
         if not entry.get("why"):
             raise InventoryError(f"{path}: brokered {name!r} needs a `why`")
-    return Inventory(calls, {str(k): dict(v) for k, v in brokered.items()})
+    events = data.get("events") or {}
+    for name, entry in events.items():
+        if not isinstance(entry, dict) or entry.get("level") not in PERMISSION_LEVELS:
+            raise InventoryError(f"{path}: event {name!r} needs a level read|write|admin")
+        if not entry.get("permission"):
+            raise InventoryError(f"{path}: event {name!r} needs the `permission` it requires")
+    return Inventory(
+        calls,
+        {str(k): dict(v) for k, v in brokered.items()},
+        {str(k): {key: str(value) for key, value in v.items()} for k, v in events.items()},
+    )
 
 
 def _cell(text: str) -> str:
@@ -210,6 +223,17 @@ def render(inventory: Inventory) -> str:
     ]
     for name, entry in inventory.brokered.items():
         lines.append(f"| {name} | {entry['level']} | {_cell(entry['why'])} |")
+    lines += [
+        "",
+        "## Webhook events",
+        "",
+        "GitHub lets an app subscribe to an event only when it holds the event's permission.",
+        "",
+        "| event | permission |",
+        "| --- | --- |",
+    ]
+    for name, entry in inventory.events.items():
+        lines.append(f"| `{name}` | {entry['permission']}: {entry['level']} |")
     return "\n".join(lines) + "\n"
 
 

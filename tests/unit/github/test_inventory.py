@@ -22,7 +22,7 @@ import yaml
 from githubkit import GitHub
 
 from app.github.inventory import DOC_PATH, INVENTORY_PATH, InventoryError, load, render
-from app.manifest import needed_permissions
+from app.manifest import needed_events, needed_permissions
 from app.simulator import Simulator
 from app.simulator.model import RecordedRequest
 from tests.conftest import app_jwt
@@ -61,6 +61,9 @@ def test_every_permission_is_a_github_app_permission_at_a_level_it_has(described
     levels = described["permissions"]
     wanted = [(c.label, p) for c in inventory.calls for p in c.permissions.items()]
     wanted += [(f"brokered {name}", (name, e["level"])) for name, e in inventory.brokered.items()]
+    wanted += [
+        (f"event {name}", (e["permission"], e["level"])) for name, e in inventory.events.items()
+    ]
     for label, (name, level) in wanted:
         assert name in levels, f"{label}: {name!r} is not a GitHub App permission"
         assert level in levels[name], f"{label}: {name} has no level {level!r}"
@@ -80,6 +83,12 @@ def test_app_yml_asks_for_exactly_what_the_inventory_needs(manifest):
     lacking = {k: v for k, v in needed.items() if asked.get(k) != v}
     assert unjustified == {}, f"{manifest} asks for more than any call or agent token needs"
     assert lacking == {}, f"{manifest} lacks what the inventory's calls need"
+
+
+@pytest.mark.parametrize("manifest", ["app.yml", "app/app.yml"])
+def test_every_event_app_yml_subscribes_to_is_listed_with_its_permission(manifest):
+    events = needed_events(yaml.safe_load((ROOT / manifest).read_text()))
+    assert sorted(events) == sorted(load().events)
 
 
 def test_the_rendered_table_is_up_to_date():
