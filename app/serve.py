@@ -10,6 +10,7 @@ import time
 
 import structlog
 
+from app import preflight
 from app.config import Settings
 from app.db import make_engine
 from app.migrate import upgrade
@@ -54,7 +55,7 @@ def commands(settings: Settings, host: str, port: int, workers: int) -> list[lis
 
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 3000, workers: int = 2) -> int:
     """Run until interrupted or until a child dies; returns the exit status."""
-    settings.require_runnable()
+    preflight.require_server(settings)
     upgrade(make_engine(settings.database_url), settings.instance_path)
     children = [
         subprocess.Popen(cmd, env=os.environ.copy())

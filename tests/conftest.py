@@ -20,7 +20,7 @@ from collections.abc import Iterator
 
 import jwt
 import pytest
-from githubkit import GitHub
+from githubkit import AppAuthStrategy, GitHub
 
 from app.simulator import Installed, Simulator, World
 from app.simulator import keys as simulator_keys
@@ -62,7 +62,7 @@ def installed(simulator: Simulator) -> Installed:
 
 
 def app_jwt(installed: Installed, lifetime: int = 540) -> str:
-    """An app JWT like `app.github.client.GitHubApp.app_jwt` makes."""
+    """An app JWT as githubkit's `AppAuthStrategy` makes it (iat 60 s back, 10 minutes)."""
     now = int(time.time())
     claims = {"iat": now - 60, "exp": now + lifetime, "iss": str(installed.app_id)}
     return jwt.encode(claims, installed.private_key, algorithm="RS256")
@@ -70,7 +70,8 @@ def app_jwt(installed: Installed, lifetime: int = 540) -> str:
 
 @pytest.fixture
 def app_github(simulator: Simulator, installed: Installed) -> GitHub:
-    return GitHub(app_jwt(installed), base_url=simulator.url, auto_retry=False, http_cache=False)
+    auth = AppAuthStrategy(str(installed.app_id), installed.private_key)
+    return GitHub(auth, base_url=simulator.url, auto_retry=False, http_cache=False)
 
 
 @pytest.fixture

@@ -208,6 +208,7 @@ class RecordedRequest:
     status: int
     headers: dict[str, str]  # only those of interest; never Authorization
     auth: str  # app | installation | user | none
+    scheme: str | None  # the Authorization scheme, lowered: bearer | token | None
     installation_id: int | None
     app_id: int | None
     template: str | None = None  # the route that answered, e.g. `/repos/{owner}/{repo}`

@@ -82,6 +82,11 @@ class RateWindow:
     used: int = 0
 
 
+def _scheme(header: str | None) -> str | None:
+    """The scheme of an Authorization header (never its credential, which is not kept)."""
+    return header.strip().partition(" ")[0].lower() or None if header else None
+
+
 class _QuietHandler(WSGIRequestHandler):
     """The simulator records requests itself; werkzeug's access log is noise in tests."""
 
@@ -318,6 +323,7 @@ class Simulator(Story):
             status=status,
             headers=headers,
             auth=auth.kind,
+            scheme=_scheme(request.headers.get("Authorization")),
             installation_id=auth.installation_id,
             app_id=auth.app_id,
             template=next(

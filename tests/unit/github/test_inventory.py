@@ -233,6 +233,7 @@ def test_a_path_no_route_answered_is_matched_on_its_parameters():
         status=404,
         headers={"user-agent": "foureyes"},
         auth="installation",
+        scheme="token",
         installation_id=1,
         app_id=1,
     )
