@@ -8,7 +8,8 @@
 - `redis_url` / `postgres_url`: the URL when the service answers; otherwise the test is
   skipped with the reason, or fails when the `CI` environment variable is set.
 
-End-to-end fixtures (gunicorn, workers) live in `tests/e2e/conftest.py`.
+End-to-end fixtures (gunicorn, workers) live in `tests/e2e/conftest.py`. Every GitHub call
+the app makes in the session must be in the inventory (`tests/github_calls.py`).
 """
 
 from __future__ import annotations
@@ -23,9 +24,14 @@ from githubkit import AppAuthStrategy, GitHub
 
 from app.simulator import Installed, Simulator, World
 from app.simulator import keys as simulator_keys
+from tests.github_calls import CallCollector
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(CallCollector(), "foureyes-github-calls")
 
 
 @pytest.fixture(scope="session")

@@ -211,6 +211,7 @@ class RecordedRequest:
     scheme: str | None  # the Authorization scheme, lowered: bearer | token | None
     installation_id: int | None
     app_id: int | None
+    template: str | None = None  # the route that answered, e.g. `/repos/{owner}/{repo}`
 
 
 @dataclass

@@ -14,8 +14,9 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import structlog
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -101,6 +102,10 @@ class _Outcome:
 
 class Simulator(Story):
     """The simulated GitHub API on 127.0.0.1 with the story helpers of `Story`."""
+
+    # Called with every recorded request of every instance: the test session collects
+    # the calls the app makes into its inventory check (tests/github_calls.py).
+    observers: ClassVar[list[Callable[[RecordedRequest], None]]] = []
 
     def __init__(self, world: World | None = None) -> None:
         super().__init__(world or World())
@@ -321,6 +326,12 @@ class Simulator(Story):
             scheme=_scheme(request.headers.get("Authorization")),
             installation_id=auth.installation_id,
             app_id=auth.app_id,
+            template=next(
+                (r.template for r in self.routes if r.method == method and r.regex.match(path)),
+                None,
+            ),
         )
         with self.world.lock:
             self._requests.append(record)
+        for observer in self.observers:
+            observer(record)

@@ -193,7 +193,7 @@ def test_missing_app_permission_is_an_error(simulator, tmp_path, monkeypatch):
 
     manifest = load_manifest()
     permissions = needed_permissions(manifest)
-    del permissions["environments"]
+    del permissions["members"]
     events = [e for e in needed_events(manifest) if e != "deployment_protection_rule"]
     installed = simulator.install(account="acme", permissions=permissions, events=events)
     doctor = Doctor(simulator, installed, tmp_path)
@@ -202,7 +202,7 @@ def test_missing_app_permission_is_an_error(simulator, tmp_path, monkeypatch):
     assert result.exit_code == 1
     app_findings = doctor.findings("(app)")
     messages = " ".join(f["message"] for f in app_findings)
-    assert "environments: none" in messages
+    assert "members: none" in messages
     assert "deployment_protection_rule" in messages
     assert "Permissions & events" in app_findings[0]["fix"]
 
