@@ -123,7 +123,7 @@ def test_an_unproven_identity_is_one_line(broker, served):
     audience_env(broker, served)
     env = {"PATH": "/usr/bin:/bin", "FOUREYES_ID_TOKEN": broker.jwt(aud="https://elsewhere")}
     line = one_line_failure(client(env, *request(served)))
-    assert line.startswith("foureyes: unauthenticated (401): ")
+    assert line == "foureyes: unauthenticated (401): the token is not valid: Audience doesn't match"
     assert broker.agent_tokens() == []
 
 
