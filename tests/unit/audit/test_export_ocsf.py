@@ -132,3 +132,24 @@ def test_findings_say_what_failed_and_how_badly(exported):
     assert cancelled["severity"] == "Medium"
     assert cancelled["finding_info"]["types"] == ["workflow_run.cancelled"]
     assert cancelled["unmapped"]["agent"] == AGENT
+
+
+def test_the_demos_whole_log_exports_as_valid_ocsf(tmp_path):
+    """The real code paths: the demo's story (webhooks, evaluations, check runs, tokens,
+    a rejected deployment, an escalation) exported from the log it leaves behind."""
+    from app.demo import run_demo
+
+    run_demo(lambda line: None, workdir=tmp_path)
+    result = CliRunner().invoke(
+        cli,
+        ["audit", "export", "--format", "ocsf"],
+        env={"DATABASE_URL": f"sqlite:///{tmp_path / 'foureyes.sqlite'}"},
+    )
+    assert result.exit_code == 0, result.output
+    documents = [json.loads(line) for line in result.stdout.splitlines()]
+    kinds = {doc["metadata"]["event_code"] for doc in documents}
+    assert {"webhook.received", "gate.evaluated", "check.published", "token.issued"} <= kinds
+    assert {"token.denied", "escalation.requested", "escalation.approved"} <= kinds
+    assert "deployment.rejected" in kinds
+    invalid = [(doc["metadata"]["sequence"], schema_errors(doc)) for doc in documents]
+    assert [(seq, errors) for seq, errors in invalid if errors] == []
