@@ -51,8 +51,9 @@ MAPPING: dict[str, tuple[OcsfClass, int, str]] = {
     "config.drift": (COMPLIANCE_FINDING, 1, "Create"),
 }
 
-# The agent did these itself, for the human in `actor`; in the others `actor` acted.
-AGENT_ACTS = frozenset({"token.issued", "token.denied", "token.revoked", "escalation.requested"})
+# The agent did these itself, for the human in `actor`; in the others `actor` acted, or
+# foureyes did (a revocation: asked by the agent, an operator or the TTL, foureyes revokes).
+AGENT_ACTS = frozenset({"token.issued", "token.denied", "escalation.requested"})
 FAILED_TYPES = frozenset({"token.denied", "escalation.denied", "deployment.rejected"})
 FAILED_DECISIONS = frozenset({"deny", "denied", "reject", "rejected", "refused", "failure"})
 PASSED_DECISIONS = frozenset({"success", "enforced"})
@@ -137,7 +138,10 @@ def actor(event: dict[str, Any]) -> dict[str, Any]:
     acting = agent_user(event) if event["type"] in AGENT_ACTS else human_user(event["actor"])
     if acting is None and event["type"] in AGENT_ACTS:
         acting = human_user(event["actor"])
-    return {"user": acting} if acting else {"app_name": "foureyes"}
+    if acting:
+        return {"user": acting}
+    # A delivery without a sender (an installation event...) is GitHub's own act.
+    return {"app_name": "GitHub" if event["type"] == "webhook.received" else "foureyes"}
 
 
 def privileges(event: dict[str, Any]) -> list[str]:

@@ -78,9 +78,8 @@ EVENTS: dict[str, dict[str, Any]] = {
         installation_id=7,
         repository="acme/app",
         agent=AGENT,
-        actor="alice",
         decision="revoked",
-        reason="revoked by its holder",
+        reason="revoked by the agent",
         data={"token_id": "t1", "token_sha256": "b" * 64},
     ),
     # app/identity/escalation.py and decide.py

@@ -13,7 +13,7 @@ from ocsf_json_schema import OcsfJsonSchemaEmbedded, get_ocsf_schema
 
 from app.audit.chain import EVENT_TYPES
 from app.audit.emit import emit
-from app.audit.ocsf import OCSF_VERSION
+from app.audit.ocsf import OCSF_VERSION, to_ocsf
 from app.cli import cli
 from tests.unit.audit.ocsf_events import AGENT, EVENTS
 
@@ -116,8 +116,34 @@ def test_who_acted_and_for_whom(exported):
     assert (approved["user"]["name"], approved["privileges"]) == (AGENT, ["workflows:write"])
     assert exported["escalation.denied"]["status_id"] == 2
     assert exported["check.published"]["actor"] == {"app_name": "foureyes"}
-    assert exported["webhook.received"]["src_endpoint"] == {"name": "GitHub"}
-    assert exported["token.revoked"]["session"] == {"uid": "t1"}
+    webhook = exported["webhook.received"]
+    assert (webhook["actor"]["user"]["name"], webhook["src_endpoint"]) == (
+        "alice",
+        {"name": "GitHub"},
+    )
+    senderless = to_ocsf(
+        {
+            "seq": 1,
+            "ts": "2025-01-01T00:00:00.000000Z",
+            "type": "webhook.received",
+            "installation_id": 7,
+            "repository": None,
+            "actor": None,
+            "agent": None,
+            "subject": "installation:7",
+            "decision": None,
+            "reason": None,
+            "data": {"event": "installation", "action": "created"},
+            "key": "webhook.received:d-2",
+            "prev_hash": "0" * 64,
+            "hash": "1" * 64,
+        }
+    )
+    assert senderless["actor"] == {"app_name": "GitHub"}
+    assert schema_errors(senderless) == []
+    revoked = exported["token.revoked"]
+    assert (revoked["session"], revoked["user"]["name"]) == ({"uid": "t1"}, AGENT)
+    assert revoked["actor"] == {"app_name": "foureyes"}
 
 
 def test_findings_say_what_failed_and_how_badly(exported):
