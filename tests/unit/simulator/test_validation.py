@@ -7,6 +7,7 @@ otherwise fail it at teardown.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 import httpx
@@ -64,11 +65,17 @@ def test_every_route_is_an_operation_of_githubs_rest_description() -> None:
 def test_a_route_github_does_not_have_is_refused_at_startup() -> None:
     made_up = next(r for r in load_routes() if r.template == "/repos/{owner}/{repo}/pulls")
     with pytest.raises(LookupError, match="not in GitHub's REST description"):
-        operation(made_up.__class__(**{**made_up.__dict__, "method": "DELETE"}))
+        operation(dataclasses.replace(made_up, method="DELETE"))
 
 
 def test_unknown_path_is_404(simulator: Simulator, api: httpx.Client) -> None:
     assert_not_found(api.get("/repos/acme/widgets/no-such-thing"))
+    assert refused(simulator) == [("unknown_path", 404)]
+
+
+def test_trailing_slash_is_404(simulator: Simulator, api: httpx.Client) -> None:
+    assert api.get("/repos/acme/widgets/pulls").status_code == 200
+    assert_not_found(api.get("/repos/acme/widgets/pulls/"))
     assert refused(simulator) == [("unknown_path", 404)]
 
 
@@ -149,4 +156,24 @@ def test_malformed_json_is_400(simulator: Simulator, api: httpx.Client) -> None:
 def test_authorisation_comes_before_validation(simulator: Simulator, installed: Installed) -> None:
     response = httpx.post(f"{simulator.url}{CHECK_RUNS}", json={})
     assert response.status_code == 401
+    assert simulator.refusals == []
+
+
+def test_a_rule_the_schema_cannot_say_is_refused_by_the_handler_and_recorded(
+    simulator: Simulator, api: httpx.Client
+) -> None:
+    head = api.get("/repos/acme/widgets/branches/main").json()["commit"]["sha"]
+    body = {"name": "foureyes", "head_sha": head, "status": "completed"}
+    response = api.post(CHECK_RUNS, json=body)
+    assert response.status_code == 422
+    assert response.json()["errors"] == [
+        {"resource": "CheckRun", "code": "invalid", "field": "conclusion"}
+    ]
+    assert refused(simulator) == [("body", 422)]
+
+
+def test_an_answer_about_state_is_not_a_refusal(simulator: Simulator, api: httpx.Client) -> None:
+    response = api.post(CHECK_RUNS, json={"name": "foureyes", "head_sha": "f" * 40})
+    assert response.status_code == 422
+    assert response.json()["message"] == f"No commit found for SHA: {'f' * 40}"
     assert simulator.refusals == []
