@@ -8,15 +8,18 @@ otherwise fail it at teardown.
 from __future__ import annotations
 
 import dataclasses
+import json
+import re
 from collections.abc import Iterator
 
 import httpx
 import pytest
 from githubkit import GitHub
 
-from app.simulator import Installed, Simulator
+from app.simulator import Installed, Simulator, server
+from app.simulator.examples import FIXTURES
 from app.simulator.server import load_routes
-from app.simulator.validation import NOT_IN_REST, operation
+from app.simulator.validation import NOT_IN_REST, OPERATIONS, operation, shape
 
 CHECK_RUNS = "/repos/acme/widgets/check-runs"
 
@@ -66,6 +69,26 @@ def test_a_route_github_does_not_have_is_refused_at_startup() -> None:
     made_up = next(r for r in load_routes() if r.template == "/repos/{owner}/{repo}/pulls")
     with pytest.raises(LookupError, match="not in GitHub's REST description"):
         operation(dataclasses.replace(made_up, method="DELETE"))
+
+
+def test_the_extracted_description_holds_only_served_operations() -> None:
+    served = {(r.method, shape(r.template)) for r in load_routes()}
+    described = {
+        (method, shape(path))
+        for path, entry in json.loads((FIXTURES / OPERATIONS).read_text())["paths"].items()
+        for method in entry["operations"]
+    }
+    assert described == served - {(m, shape(t)) for m, t in NOT_IN_REST}
+
+
+def test_a_simulator_with_a_route_github_does_not_have_does_not_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    routes = load_routes()
+    made_up = dataclasses.replace(routes[0], method="POST", template="/repos/{owner}/{repo}/vibes")
+    monkeypatch.setattr(server, "load_routes", lambda: [*routes, made_up])
+    with pytest.raises(LookupError, match=re.escape("POST /repos/{owner}/{repo}/vibes")):
+        server.Simulator()
 
 
 def test_unknown_path_is_404(simulator: Simulator, api: httpx.Client) -> None:
