@@ -35,6 +35,7 @@ NOT_IN_REST: dict[tuple[str, str], str] = {
     ),
 }
 INVALID_JSON = "Problems parsing JSON"
+_NOT_COERCED = object()  # a query value that is not of its parameter's type
 VALIDATION_FAILED = "Validation Failed"
 
 
@@ -45,7 +46,7 @@ class Refusal:
     method: str
     path: str
     status: int
-    kind: str  # unknown_path | method | query | body | json
+    kind: str  # unknown_path | method | not_simulated | query | body | json
     message: str
 
 
@@ -202,9 +203,6 @@ def _invalid(kind: str, code: str, field: str, detail: str) -> Refused:
     """GitHub's 422: `errors` names the field and the code (`missing_field`, `invalid`)."""
     error = {"resource": "Request", "field": field, "code": code, "message": detail}
     return Refused(422, VALIDATION_FAILED, kind, f"{kind}: {detail}", errors=[error])
-
-
-_NOT_COERCED = object()
 
 
 def _coerce(value: str, schema: dict[str, Any]) -> Any:
