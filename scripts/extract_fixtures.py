@@ -7,6 +7,11 @@ The sources are GitHub's own descriptions, published on npm as `@octokit/openapi
     for f in *.tgz; do mkdir -p "${f%.tgz}" && tar -xzf "$f" -C "${f%.tgz}"; done
     python scripts/extract_fixtures.py --openapi ... --webhooks ...
 
+`operations.json` holds GitHub's description of every operation the simulator serves
+(found from its route table): the methods GitHub has on the path, the parameters and the
+request body's JSON schema (from the dereferenced description, trimmed to what
+validation reads; OpenAPI's `nullable` written as JSON Schema's `"null"` type).
+
 Only one example per name is kept (the first item of a list example), so the fixtures
 stay small. `rest-operations.json` holds, for each REST call in `docs/github-calls.yml`,
 the description's operation (id, whether GitHub Apps may call it) and GitHub's App
@@ -30,12 +35,15 @@ from githubkit.webhooks import parse_obj
 
 from app.github.inventory import INVENTORY_PATH
 from app.github.inventory import load as load_inventory
+from app.simulator.server import load_routes
+from app.simulator.validation import NOT_IN_REST, OPERATIONS, shape
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "app" / "simulator" / "fixtures"
 # Where `npm pack` + `tar` leave the packages (see above); override with the options.
 NPMX = Path("/tmp/npmx")  # noqa: S108 - a developer's scratch folder, read only
 DEFAULT_OPENAPI = NPMX / "octokit-openapi-23.0.2/package/generated/api.github.com.json"
+DEFAULT_DEREF = DEFAULT_OPENAPI.with_suffix(".deref.json")
 DEFAULT_WEBHOOKS = NPMX / "octokit-webhooks-examples-7.6.1/package/api.github.com/index.json"
 
 REST = (
@@ -113,6 +121,92 @@ def extract_webhook(index: list[dict[str, Any]], key: str) -> dict[str, Any]:
     return candidates[0]
 
 
+HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head")
+# What validation reads of a schema; descriptions, examples and formats are left out.
+SCHEMA_KEYS = (
+    "type",
+    "properties",
+    "required",
+    "enum",
+    "items",
+    "oneOf",
+    "anyOf",
+    "allOf",
+    "not",
+    "additionalProperties",
+    "minimum",
+    "maximum",
+    "minItems",
+    "maxItems",
+    "minLength",
+    "maxLength",
+    "pattern",
+)
+
+
+def trim(schema: Any) -> Any:
+    if not isinstance(schema, dict):
+        return schema
+    kept: dict[str, Any] = {}
+    for key in SCHEMA_KEYS:
+        if key not in schema:
+            continue
+        value = schema[key]
+        if key == "properties":
+            value = {name: trim(sub) for name, sub in value.items()}
+        elif key in ("oneOf", "anyOf", "allOf"):
+            value = [trim(sub) for sub in value]
+        elif key in ("items", "not", "additionalProperties"):
+            value = trim(value)
+        kept[key] = value
+    if schema.get("nullable"):
+        if "type" in kept:
+            kept["type"] = [kept["type"], "null"]
+        if "enum" in kept and None not in kept["enum"]:
+            kept["enum"] = [*kept["enum"], None]
+    return kept
+
+
+def extract_route_operations(spec: dict[str, Any]) -> dict[str, Any]:
+    """GitHub's operation for each simulator route (see `app/simulator/validation.py`)."""
+    by_shape: dict[str, list[str]] = {}
+    for path in spec["paths"]:
+        by_shape.setdefault(shape(path), []).append(path)
+    paths: dict[str, Any] = {}
+    for route in load_routes():
+        if (route.method, route.template) in NOT_IN_REST:
+            continue
+        method = route.method.lower()
+        found = [p for p in by_shape.get(shape(route.template), []) if method in spec["paths"][p]]
+        if len(found) != 1:
+            raise SystemExit(f"{route.method} {route.template}: GitHub has {found or 'none'}")
+        item = spec["paths"][found[0]]
+        operation = item[method]
+        parameters = [*item.get("parameters", []), *operation.get("parameters", [])]
+        body = operation.get("requestBody", {})
+        schema = body.get("content", {}).get("application/json", {}).get("schema")
+        entry = paths.setdefault(
+            found[0],
+            {"methods": sorted(m.upper() for m in item if m in HTTP_METHODS), "operations": {}},
+        )
+        entry["operations"][route.method] = {
+            "operationId": operation["operationId"],
+            "parameters": [
+                {
+                    "name": p["name"],
+                    "in": p["in"],
+                    "required": p.get("required", False),
+                    "schema": trim(p.get("schema", {})),
+                }
+                for p in parameters
+                if p["in"] in ("path", "query")
+            ],
+            "body": trim(schema) if schema else None,
+            "body_required": body.get("required", False),
+        }
+    return {"source": "@octokit/openapi api.github.com (dereferenced)", "paths": paths}
+
+
 def extract_operations(spec: dict[str, Any], inventory_path: Path) -> dict[str, Any]:
     """The description's operation of each REST call in the inventory, and the permissions."""
     operations = {}
@@ -141,6 +235,7 @@ def write(path: Path, value: Any) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--openapi", type=Path, default=DEFAULT_OPENAPI)
+    parser.add_argument("--openapi-deref", type=Path, default=DEFAULT_DEREF)
     parser.add_argument("--webhooks", type=Path, default=DEFAULT_WEBHOOKS)
     parser.add_argument("--rest", action="append", default=[], help="extra REST example")
     parser.add_argument("--webhook", action="append", default=[], help="extra EVENT.ACTION")
@@ -161,8 +256,11 @@ def main(argv: list[str] | None = None) -> int:
     for key in sorted(hook_names):
         total += write(hook_dir / f"{key}.json", extract_webhook(index, key))
     total += write(FIXTURES / "rest-operations.json", extract_operations(spec, args.inventory))
+    operations = extract_route_operations(json.loads(args.openapi_deref.read_text()))
+    total += write(FIXTURES / OPERATIONS, operations)
     sys.stderr.write(
-        f"wrote {len(rest_names)} REST and {len(hook_names)} webhook fixtures, {total} bytes\n"
+        f"wrote {len(operations['paths'])} described paths, {len(rest_names)} REST and "
+        f"{len(hook_names)} webhook fixtures, {total} bytes\n"
     )
     return 0
 

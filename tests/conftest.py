@@ -7,6 +7,10 @@
   clients as that app (JWT) and as its installation (a fresh installation token).
 - `redis_url` / `postgres_url`: the URL when the service answers; otherwise the test is
   skipped with the reason, or fails when the `CI` environment variable is set.
+- Every test fails at teardown when a simulator it used refused a request as GitHub
+  would (`Simulator.refusals`: unknown path or method, bad query or body). A test that
+  sends such a request on purpose takes them with `simulator.take_refusals()` and
+  asserts on them.
 
 End-to-end fixtures (gunicorn, workers) live in `tests/e2e/conftest.py`. Every GitHub call
 the app makes in the session must be in the inventory (`tests/github_calls.py`).
@@ -32,6 +36,34 @@ POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.
 
 def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(CallCollector(), "foureyes-github-calls")
+
+
+def _simulators(value: object) -> list[Simulator]:
+    """The simulators a fixture's value holds: itself, a `simulator` or `sim` attribute
+    (the e2e `Stack`, the demo's `LocalStack`) or an item of a tuple."""
+    if isinstance(value, Simulator):
+        return [value]
+    if isinstance(value, tuple):
+        return [sim for item in value for sim in _simulators(item)]
+    held = getattr(value, "simulator", None) or getattr(value, "sim", None)
+    return [held] if isinstance(held, Simulator) else []
+
+
+@pytest.fixture(autouse=True)
+def _no_simulator_refusals(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail the test whose requests the simulator refused (security invariant 14): the
+    app (or the test) sent something GitHub would refuse. Set up before, so torn down
+    after, every other fixture of the test; a shared simulator is checked per test."""
+    yield
+    refused = [
+        refusal
+        for value in request.node.funcargs.values()
+        for sim in _simulators(value)
+        for refusal in sim.take_refusals()
+    ]
+    assert not refused, "the simulator refused requests GitHub would refuse:\n" + "\n".join(
+        f"  {r.method} {r.path} -> {r.status} ({r.kind}: {r.message})" for r in refused
+    )
 
 
 @pytest.fixture(scope="session")

@@ -64,6 +64,12 @@ def run_demo(
                 events = gather(session, agent=story.agent)
                 echo(render(events, f"agent {story.agent}"))
                 echo(verify(session).describe())
+            # A request GitHub would refuse means the story proved nothing: say so.
+            for refusal in stack.sim.refusals:
+                echo(
+                    f"the simulated GitHub refused {refusal.method} {refusal.path}: "
+                    f"{refusal.status} ({refusal.kind}: {refusal.message})"
+                )
             if keep_running is not None:
                 sign_in(stack.sim.world, MAINTAINER)
                 echo("")

@@ -129,7 +129,9 @@ def compile_template(template: str) -> re.Pattern[str]:
         else re.escape(p)
         for p in parts
     )
-    return re.compile(f"^{pattern}/?$")
+    # No trailing slash: GitHub answers `/repos/o/r/pulls/` with 404 (its troubleshooting
+    # guide says so).
+    return re.compile(f"^{pattern}$")
 
 
 class Routes:

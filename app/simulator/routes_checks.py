@@ -6,6 +6,7 @@ from app.simulator import render
 from app.simulator.http import Call, HttpError, Reply, Routes, paginate
 from app.simulator.model import CheckRun
 from app.simulator.repos import create_check_run, update_check_run
+from app.simulator.validation import Refused
 
 routes = Routes()
 STATUSES = ("queued", "in_progress", "completed", "waiting", "requested", "pending")
@@ -35,7 +36,7 @@ def _validate(fields: dict[str, object]) -> None:
         invalid.append("output")
     if invalid:
         errors = [{"resource": "CheckRun", "code": "invalid", "field": f} for f in invalid]
-        raise HttpError(422, "Invalid request.", errors=errors)
+        raise Refused(422, "Invalid request.", "body", f"check run fields {invalid}", errors=errors)
 
 
 def _run(call: Call) -> CheckRun:
@@ -50,7 +51,13 @@ def create(call: Call) -> Reply:
     repo = call.require_repo()
     fields = call.json()
     if not fields.get("name") or not fields.get("head_sha"):
-        raise HttpError(422, "Invalid request.", errors=[{"field": "name", "code": "missing"}])
+        raise Refused(
+            422,
+            "Invalid request.",
+            "body",
+            "name and head_sha are required",
+            errors=[{"field": "name", "code": "missing"}],
+        )
     commit = call.world.resolve(repo, str(fields["head_sha"]))
     if commit is None:
         raise HttpError(422, "No commit found for SHA: " + str(fields["head_sha"]))

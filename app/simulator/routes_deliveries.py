@@ -19,6 +19,7 @@ from app.simulator import render
 from app.simulator.http import APP, MAX_PER_PAGE, Call, HttpError, Reply, Routes
 from app.simulator.model import Delivery
 from app.simulator.story import Story
+from app.simulator.validation import Refused
 
 routes = Routes()
 log = structlog.get_logger()
@@ -74,7 +75,7 @@ def _per_page(call: Call) -> int:
     try:
         per_page = int(call.query.get("per_page", 30))
     except ValueError:
-        raise HttpError(422, "Validation Failed") from None
+        raise Refused(422, "Validation Failed", "query", "per_page is not an integer") from None
     return min(max(per_page, 1), MAX_PER_PAGE)
 
 
@@ -84,7 +85,7 @@ def _cursor(call: Call) -> int | None:
     if not raw:
         return None
     if not raw.startswith(CURSOR_PREFIX) or not raw[len(CURSOR_PREFIX) :].isdigit():
-        raise HttpError(422, "Validation Failed: invalid cursor")
+        raise Refused(422, "Validation Failed: invalid cursor", "query", f"cursor {raw!r}")
     return int(raw[len(CURSOR_PREFIX) :])
 
 
@@ -97,7 +98,8 @@ def list_deliveries(call: Call) -> Reply:
     per_page, below = _per_page(call), _cursor(call)
     wanted = call.query.get("status")
     if wanted not in (None, "success", "failure"):
-        raise HttpError(422, "Validation Failed: status must be success or failure")
+        message = "Validation Failed: status must be success or failure"
+        raise Refused(422, message, "query", f"status {wanted!r}")
     older = [
         (i, record)
         for i, record in _own(call)

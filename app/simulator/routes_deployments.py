@@ -13,6 +13,7 @@ from app.simulator.actions import (
     render_run,
 )
 from app.simulator.http import Call, HttpError, Reply, Routes, page_bounds
+from app.simulator.validation import Refused
 
 routes = Routes()
 # GitHub lists at most this many files in a comparison.
@@ -53,11 +54,29 @@ def review_protection_rule(call: Call) -> Reply:
     state = body.get("state")
     comment = body.get("comment")
     if not isinstance(environment, str) or not environment:
-        raise HttpError(422, "Validation Failed", errors=[{"field": "environment_name"}])
+        raise Refused(
+            422,
+            "Validation Failed",
+            "body",
+            "environment_name is required",
+            errors=[{"field": "environment_name", "code": "missing_field"}],
+        )
     if state is None and not comment:
-        raise HttpError(422, "Validation Failed", errors=[{"field": "comment", "code": "missing"}])
+        raise Refused(
+            422,
+            "Validation Failed",
+            "body",
+            "a comment or a state is required",
+            errors=[{"field": "comment", "code": "missing"}],
+        )
     if state not in (None, "approved", "rejected"):
-        raise HttpError(422, "Validation Failed", errors=[{"field": "state", "code": "invalid"}])
+        raise Refused(
+            422,
+            "Validation Failed",
+            "body",
+            f"state {state!r}",
+            errors=[{"field": "state", "code": "invalid"}],
+        )
     state_of = actions(call.world).gates
     key = next(
         (k for k in state_of if k[0] == run.id and k[1].lower() == environment.lower()), None

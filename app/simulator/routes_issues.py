@@ -6,6 +6,7 @@ from app.simulator import render
 from app.simulator.http import Call, HttpError, Reply, Routes, paginate
 from app.simulator.model import Issue, Pull
 from app.simulator.repos import add_comment, open_issue
+from app.simulator.validation import Refused
 
 routes = Routes()
 
@@ -23,12 +24,22 @@ def _bot(call: Call) -> str:
     return call.world.apps[call.auth.app_id or 0].bot_login
 
 
+def _missing(field: str) -> Refused:
+    return Refused(
+        422,
+        "Validation Failed",
+        "body",
+        f"{field} is required",
+        errors=[{"resource": "Issue", "field": field, "code": "missing_field"}],
+    )
+
+
 @routes.post("/repos/{owner}/{repo}/issues", permission="issues")
 def create_issue(call: Call) -> Reply:
     repo = call.require_repo()
     body = call.json()
     if not body.get("title"):
-        raise HttpError(422, "Validation Failed", errors=[{"field": "title", "code": "missing"}])
+        raise _missing("title")
     issue = open_issue(
         call.world,
         repo,
@@ -52,7 +63,13 @@ def update_issue(call: Call) -> Reply:
     body = call.json()
     state = body.get("state")
     if state not in (None, "open", "closed"):
-        raise HttpError(422, "Validation Failed", errors=[{"field": "state", "code": "invalid"}])
+        raise Refused(
+            422,
+            "Validation Failed",
+            "body",
+            f"state {state!r}",
+            errors=[{"field": "state", "code": "invalid"}],
+        )
     for key in ("title", "body", "labels"):
         if key in body:
             setattr(issue, key, body[key])
@@ -77,7 +94,7 @@ def create_comment(call: Call) -> Reply:
     repo, issue = call.require_repo(), _issue(call)
     body = call.json()
     if not body.get("body"):
-        raise HttpError(422, "Validation Failed", errors=[{"field": "body", "code": "missing"}])
+        raise _missing("body")
     comment = add_comment(call.world, repo, issue.number, _bot(call), str(body["body"]))
     return Reply(201, render.comment(call.world, repo, comment))
 

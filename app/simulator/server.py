@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
 import structlog
@@ -26,6 +26,7 @@ from app.simulator.auth import authenticate, authorize
 from app.simulator.http import Auth, Call, HttpError, Reply, Route
 from app.simulator.model import RecordedRequest
 from app.simulator.story import Story
+from app.simulator.validation import Refusal, Refused, operation, resolve, validate
 from app.simulator.world import World
 
 # One line per area; a new area adds its module here.
@@ -110,7 +111,10 @@ class Simulator(Story):
     def __init__(self, world: World | None = None) -> None:
         super().__init__(world or World())
         self.routes = load_routes()
+        # Raises for a route GitHub does not have: the simulator cannot serve one.
+        self.operations = {id(route): operation(route) for route in self.routes}
         self._requests: list[RecordedRequest] = []
+        self._refusals: list[Refusal] = []
         self._faults: list[Fault] = []
         self._delays: list[Delay] = []
         self._rates: dict[str, RateWindow] = {}
@@ -163,6 +167,18 @@ class Simulator(Story):
     def clear_requests(self) -> None:
         with self.world.lock:
             self._requests.clear()
+
+    @property
+    def refusals(self) -> list[Refusal]:
+        """Requests refused for not being what GitHub accepts (see `validation`)."""
+        with self.world.lock:
+            return list(self._refusals)
+
+    def take_refusals(self) -> list[Refusal]:
+        """The refusals so far, forgotten: how a test says it expected them."""
+        with self.world.lock:
+            taken, self._refusals = self._refusals, []
+        return taken
 
     def fail(
         self,
@@ -248,27 +264,36 @@ class Simulator(Story):
         fault = self._take(self._faults, lambda f: f.method == method and f.path.search(path))
         if fault is not None:
             return _Outcome(Reply(fault.status, fault.body, dict(fault.headers)), auth)
-        for route in self.routes:
-            match = route.regex.match(path)
-            if match is None or route.method != method:
-                continue
-            call = Call(
-                world=self.world,
-                method=method,
-                path=path,
-                params=match.groupdict(),
-                query={key: request.args[key] for key in request.args},
-                headers=request.headers,
-                body=request.get_data(),
-                auth=auth,
-            )
-            try:
-                with self.world.lock:
-                    authorize(self.world, route, call)
-                    return _Outcome(route.handler(call), auth)
-            except HttpError as error:
-                return _Outcome(error.reply(), auth)
-        return _Outcome(HttpError(404, "Not Found").reply(), auth)
+        try:
+            route, params = resolve(self.routes, method, path)
+        except Refused as refused:
+            return _Outcome(self._refuse(method, path, refused), auth)
+        call = Call(
+            world=self.world,
+            method=method,
+            path=path,
+            params=params,
+            query={key: request.args[key] for key in request.args},
+            headers=request.headers,
+            body=request.get_data(),
+            auth=auth,
+        )
+        try:
+            with self.world.lock:
+                authorize(self.world, route, call)
+                validate(self.operations[id(route)], call)
+                return _Outcome(route.handler(call), auth)
+        except Refused as refused:
+            return _Outcome(self._refuse(method, path, refused), auth)
+        except HttpError as error:
+            return _Outcome(error.reply(), auth)
+
+    def _refuse(self, method: str, path: str, refused: Refused) -> Reply:
+        refusal = Refusal(method, path, refused.status, refused.kind, refused.detail)
+        log.warning("simulator.refused", **asdict(refusal))
+        with self.world.lock:
+            self._refusals.append(refusal)
+        return refused.reply()
 
     def _finish(self, request: Request, method: str, outcome: _Outcome) -> Response:
         reply = outcome.reply
@@ -281,7 +306,7 @@ class Simulator(Story):
         headers = {"Content-Type": reply.content_type, "X-GitHub-Request-Id": uuid.uuid4().hex}
         headers["X-GitHub-Media-Type"] = "github.v3; format=json"
         status = reply.status
-        if method == "GET" and status == 200:
+        if method in ("GET", "HEAD") and status == 200:
             etag = f'W/"{hashlib.sha256(data).hexdigest()[:40]}"'
             headers["ETag"] = etag
             wanted = request.headers.get("If-None-Match", "")

@@ -182,6 +182,11 @@ def test_the_browser_runs_nothing_an_attacker_wrote(stack: Stack, pages: Pages):
     assert f"<title>foureyes: {repo}#{number}</title>" in dom  # the script did not run
     assert "<script>" not in dom and "<img" not in dom
     assert "&lt;script&gt;document.title='pwned'&lt;/script&gt;" in dom
+    # No GitHub login holds a "/": the reviewer's permission look-up names a path GitHub
+    # does not have, answered 404 as GitHub would (the evaluation above came after it).
+    refused = sim.take_refusals()
+    assert refused and {(r.kind, r.status) for r in refused} == {("unknown_path", 404)}
+    assert all(r.path.endswith(f"/collaborators/{attacker}/permission") for r in refused)
 
 
 def test_a_visitor_who_cannot_read_the_repository_sees_nothing(stack: Stack, pages: Pages):

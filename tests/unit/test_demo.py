@@ -13,6 +13,7 @@ def test_the_demo_plays_the_story_and_prints_the_audit_trail():
     result = CliRunner().invoke(cli, ["demo"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     out = result.output
+    assert "the simulated GitHub refused" not in out
     timeline, _, trail = out.partition("audit trail: agent ")
     steps = [
         "asks for contents: write, pull_requests: write",

@@ -223,6 +223,7 @@ def test_check_runs_create_update_and_list_by_name(
             "PATCH", f"/repos/acme/widgets/check-runs/{created.id}", json={"status": "completed"}
         )
     assert invalid.value.response.status_code == 422
+    assert [(r.kind, r.status) for r in simulator.take_refusals()] == [("body", 422)]
 
 
 def test_issues_and_comments(simulator: Simulator, installation_github: GitHub, pull: int) -> None:
@@ -251,3 +252,4 @@ def test_unknown_endpoints_answer_githubs_404(
     assert response.json()["message"] == "Not Found"
     assert "documentation_url" in response.json()
     assert simulator.requests[-1].path == "/repos/acme/widgets/unknown-thing"
+    assert [r.kind for r in simulator.take_refusals()] == ["unknown_path"]

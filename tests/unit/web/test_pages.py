@@ -238,6 +238,11 @@ def test_every_value_an_attacker_chooses_is_escaped(stack):
     assert "&lt;img src=x onerror=alert(2)&gt;" in page.text
     policy = page.headers["content-security-policy"]
     assert "default-src 'none'" in policy and "script-src" not in policy
+    # No GitHub login holds a "/": the approver's permission lookup names a path GitHub
+    # does not have, and is answered 404 as GitHub would.
+    refused = stack.sim.take_refusals()
+    assert refused and {(r.kind, r.status) for r in refused} == {("unknown_path", 404)}
+    assert all("/collaborators/<script>alert(1)<" in r.path for r in refused)
 
 
 def test_without_sign_in_or_admin_token_configured_the_page_is_closed(stack, tmp_path):
