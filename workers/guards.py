@@ -64,12 +64,13 @@ def on_pull_request_closed(payload: dict[str, Any], deps: Services) -> None:
     )
 
 
-@shared_task(name="workers.guards.guard_workflow_run")
+@shared_task(name="workers.guards.guard_workflow_run", bind=True)
 def guard_workflow_run(
-    installation_id: int, repository: str, run_id: int, default_branch: str
+    self: Any, installation_id: int, repository: str, run_id: int, default_branch: str
 ) -> str:
     """Cancel (or flag) a run of agent-changed CI code that no human approved."""
-    return guard_run(services(), installation_id, repository, run_id, default_branch)
+    last_attempt = self.request.retries >= (self.max_retries or 0)
+    return guard_run(services(), installation_id, repository, run_id, default_branch, last_attempt)
 
 
 @shared_task(name="workers.guards.guard_push")
