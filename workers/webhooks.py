@@ -96,11 +96,11 @@ def ignored_because(event: str, payload: dict[str, Any], installation: Any) -> s
     installation: nothing can be done for them (there is no token to act with), so they
     stop here, in one place, rather than in each handler.
     """
+    if not isinstance(installation, int):
+        return NOT_AN_APP_DELIVERY
     action = payload.get("action")
     if not any(router.handlers(event, action) for router in routers()):
         return f"no handler for {event}" + (f".{action}" if action else "")
-    if not isinstance(installation, int):
-        return NOT_AN_APP_DELIVERY
     return None
 
 
