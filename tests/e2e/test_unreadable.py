@@ -117,3 +117,21 @@ def test_a_deployment_github_cannot_compare_is_rejected_with_the_reason(stack: S
     )
     assert [e["subject"] for e in events] == [f"deployment:staging@{orphan}"]
     assert "No common ancestor" in events[0]["reason"]
+
+
+def test_a_workflow_run_whose_changes_github_cannot_compare_is_cancelled(stack: Stack):
+    repo = project(stack)
+    orphan = unrelated_history(stack, repo, "rewritten")
+    run_id = stack.simulator.workflow_run(repo, head_branch="rewritten", actor="maintainer")
+
+    def state() -> tuple[str, str | None]:
+        run = stack.simulator.workflow_runs()[run_id]
+        return run.status, run.conclusion
+
+    wait_for(lambda: state() == ("completed", "cancelled"), 30, "the run to be cancelled")
+    [event] = wait_for(
+        lambda: stack.audit(type="workflow_run.cancelled", repository=repo), 10, "the audit"
+    )
+    assert event["subject"] == f"{repo}@{orphan}"
+    assert "the changed files could not be listed completely" in event["reason"]
+    assert "an agent's cannot be ruled out" in event["reason"]

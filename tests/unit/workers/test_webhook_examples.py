@@ -29,6 +29,7 @@ from structlog.testing import CapturingLogger
 
 from app.audit.models import AuditEvent
 from app.simulator import Installed, Simulator
+from app.simulator.examples import webhook
 from workers.webhooks import NOT_AN_APP_DELIVERY
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "fixtures" / "webhook-examples.json.gz"
@@ -171,3 +172,24 @@ def test_every_webhook_example_from_a_known_installation_ends_in_an_answer(
         },
         "evaluated": {"failure": 2},
     }
+
+
+def test_a_repository_webhook_is_acknowledged_and_ignored_with_one_line_and_an_event(
+    flask_app: Flask, installed: Installed, app_log: CapturingLogger
+) -> None:
+    payload = webhook("pull_request.opened")
+    payload.pop("installation")
+    assert send(flask_app.test_client(), installed.webhook_secret, "pull_request", payload) == 202
+
+    lines = [
+        (c.args[0], c.kwargs)
+        for c in app_log.calls
+        if c.args[0].startswith("webhook.") and c.method_name != "debug"
+    ]
+    assert lines == [("webhook.ignored", {"reason": NOT_AN_APP_DELIVERY, "handlers": 0})]
+    with flask_app.extensions["foureyes"].sessions() as session:
+        [event] = session.query(AuditEvent).filter(AuditEvent.type == "webhook.received").all()
+    assert (event.decision, event.reason) == ("ignored", NOT_AN_APP_DELIVERY)
+    assert event.subject == payload["repository"]["full_name"]
+    assert event.installation_id is None
+    assert event.data["event"] == "pull_request" and event.data["action"] == "opened"
