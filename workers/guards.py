@@ -73,10 +73,13 @@ def guard_workflow_run(
     return guard_run(services(), installation_id, repository, run_id, default_branch, last_attempt)
 
 
-@shared_task(name="workers.guards.guard_push")
-def guard_push_task(installation_id: int, repository: str, push: dict[str, Any]) -> list[str]:
+@shared_task(name="workers.guards.guard_push", bind=True)
+def guard_push_task(
+    self: Any, installation_id: int, repository: str, push: dict[str, Any]
+) -> list[str]:
     """Flag an agent's push to the default or a protected branch, outside its prefix, or forced."""
-    return list(guard_push(services(), installation_id, repository, push))
+    last_attempt = self.request.retries >= (self.max_retries or 0)
+    return list(guard_push(services(), installation_id, repository, push, last_attempt))
 
 
 @shared_task(name="workers.guards.record_merge")
