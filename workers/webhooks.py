@@ -67,7 +67,9 @@ def process_delivery(event: str, delivery: str, payload: dict[str, Any]) -> int:
     ignored = ignored_because(event, payload, installation)
     emit(
         "webhook.received",
-        subject=repository or _account(payload) or f"installation:{installation}",
+        subject=repository
+        or _account(payload)
+        or (f"installation:{installation}" if installation else f"webhook:{event}"),
         installation_id=installation,
         repository=repository,
         actor=sender,

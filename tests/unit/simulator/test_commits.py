@@ -101,7 +101,8 @@ def test_compare_refuses_an_unknown_commit(
 ) -> None:
     compare = installation_github.rest.repos.compare_commits
     known = main_sha(world)
-    for basehead in (f"{'0' * 40}...{known}", f"{known}...{'f' * 40}", "main...nowhere", "main"):
+    unknown = (f"{'0' * 40}...{known}", f"{known}...{'f' * 40}", "main...nowhere")
+    for basehead in (*unknown, "main", "main...", "...main"):
         assert refused(lambda b=basehead: compare("acme", "widgets", b)) == (404, "Not Found")
 
 

@@ -118,8 +118,10 @@ def run_all(flask_app: Flask, secret: str, app_log: CapturingLogger) -> dict[str
     with flask_app.extensions["foureyes"].sessions() as session:
         received = session.query(AuditEvent).filter(AuditEvent.type == "webhook.received").all()
         reasons = [(e.decision, e.reason or "") for e in received]
+        subjects = [e.subject for e in received]
         checks = session.query(AuditEvent).filter(AuditEvent.type == "gate.evaluated").all()
         conclusions = Counter(e.decision for e in checks)
+    assert not [subject for subject in subjects if not subject or "None" in subject]
     ignored = Counter(reason for decision, reason in reasons if decision == "ignored")
     dropped = Counter(where(e["reason"]) for e in logs if e["event"] == "task.dropped")
     print(f"webhook examples ignored, by reason: {json.dumps(ignored, indent=1, sort_keys=True)}")
