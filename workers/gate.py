@@ -260,6 +260,10 @@ def evaluate_pull_request(self: Any, installation_id: int, repository: str, numb
                 if self.request.retries < self.max_retries:
                     raise
                 decision, result = None, error_result(str(exc), "", pull["head"]["sha"])
+            except GoneError as exc:
+                # Something the decision needs is not on GitHub (a commit, a comparison):
+                # fail closed with GitHub's answer rather than an "internal error".
+                decision, result = None, error_result(github_said(exc), "", pull["head"]["sha"])
             except Exception as exc:
                 log.exception("gate.evaluation_error")
                 decision = None

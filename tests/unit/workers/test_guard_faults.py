@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.deploy.push_guard import guard_push
+from app.deploy import records
+from app.deploy.push_guard import guard_push, record_merge
 from app.errors import TransientError
 from app.services import Services
 from app.simulator import Installed, Simulator
@@ -38,3 +39,20 @@ def test_an_unreadable_branch_protection_is_retried_then_flagged(
     with simulator.world.lock:
         [issue] = simulator.world.repo("acme/widgets").issues.values()
     assert "may be protected" in issue.body
+
+
+def test_a_merge_whose_head_github_cannot_find_is_not_countersigned(
+    simulator: Simulator, installed: Installed, deps: Services
+) -> None:
+    merge_sha = simulator.world.repo("acme/widgets").branches["main"]
+    merge = {
+        "number": 5,
+        "merge_commit_sha": merge_sha,
+        "head_sha": "b" * 40,  # GitHub answers its check runs 422 "No commit found for SHA"
+        "base_ref": "main",
+        "merged_by": "dana",
+        "default_branch": "main",
+    }
+    assert record_merge(deps, installed.installation_id, "acme/widgets", merge) == ()
+    assert not records.countersigned(deps, "acme/widgets", merge_sha)
+    assert any("/commits/" + "b" * 40 in r.path and r.status == 422 for r in simulator.requests)
