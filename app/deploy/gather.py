@@ -184,11 +184,11 @@ def first_parent(gh: GitHub, repository: str, sha: str) -> str | None:
         with github_errors():
             parents = gh.rest.repos.get_commit(owner, name, sha).json().get("parents") or []
     except RequestFailed as exc:
-        # GitHub answers an unknown commit with 422 "No commit found for SHA: ...".
+        # GitHub answers an unknown commit with 422 "No commit found for SHA: ..." (its
+        # message reaches the reason through `github_said`, which reads the cause).
         if exc.response.status_code != 422:
             raise
-        message = exc.response.json().get("message") if exc.response.content else ""
-        raise GoneError(f"GitHub answered 422 for {exc.request.url.path}: {message}") from exc
+        raise GoneError(f"GitHub answered 422 for {exc.request.url.path}") from exc
     return parents[0]["sha"] if parents else None
 
 
