@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from app import preflight
 from app.audit.cli import audit
 from app.config import Settings
 from app.demo.cli import demo
@@ -13,9 +14,15 @@ from app.policy.cli import policy
 from app.replay import replay
 
 
-@click.group()
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="foureyes", message="foureyes %(version)s")
 def cli() -> None:
-    """foureyes: a human countersigns every merge, deployment and access widening of agents."""
+    """foureyes: a human countersigns every merge, deployment and access widening of agents.
+
+    Exit status, for every command: 0 ok, 1 problems found (a blocked pull request, a
+    doctor finding, an invalid policy), 2 could not run (configuration, GitHub or the
+    database unreachable, bad arguments).
+    """
 
 
 @cli.group()
@@ -30,13 +37,14 @@ def db_upgrade() -> None:
     from app.migrate import upgrade
 
     settings = Settings.from_env()
+    preflight.require(settings, preflight.DATABASE)
     upgrade(make_engine(settings.database_url), settings.instance_path)
     click.echo("database is at the newest revision")
 
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on")
-@click.option("--port", default=3000, show_default=True)
+@click.option("--port", default=3000, show_default=True, help="port to listen on")
 @click.option("--workers", default=2, show_default=True, help="web and worker processes each")
 def serve(host: str, port: int, workers: int) -> None:
     """Run web, worker and scheduler on this machine (embedded broker without REDIS_URL)."""
@@ -54,7 +62,8 @@ cli.add_command(doctor)
 
 
 def main() -> None:
-    cli()
+    """The console entry point: a configuration problem is one `Error:` line, exit 2."""
+    preflight.guarded(cli)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,9 @@ from typing import Any
 
 import structlog
 
+# Libraries whose INFO lines are noise to an operator (every HTTP request, every
+# migration step): they log at WARNING and above.
+QUIET_LIBRARIES = ("httpx", "httpcore", "alembic")
 # The fields that travel from where a task is queued to where it runs.
 CONTEXT_KEYS = ("delivery", "github_event", "installation", "repository", "pr")
 CONTEXT_HEADER = "foureyes_log_context"
@@ -51,6 +54,8 @@ def configure_logging(level: int = logging.INFO) -> None:
     from celery.signals import before_task_publish
 
     logging.basicConfig(format="%(message)s", stream=sys.stderr, level=level)
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))
     before_task_publish.connect(queued_context, weak=False, dispatch_uid=CONTEXT_HEADER)
     structlog.configure(
         processors=[

@@ -19,6 +19,7 @@ from pathlib import Path
 import click
 import httpx
 
+from app import preflight
 from app.config import Settings
 
 WEBHOOK_PATH = "/api/github/webhooks"
@@ -92,6 +93,8 @@ def replay(payload: Path, event: str, url: str | None, delivery: str | None, loc
     if not settings.webhook_secret:
         raise click.ClickException("WEBHOOK_SECRET is not set: nothing to sign the payload with")
     delivery = delivery or str(uuid.uuid4())
+    if local:
+        preflight.require(settings, preflight.DATABASE, preflight.REDIS, preflight.GITHUB)
     target = "in-process" if local else (url or settings.foureyes_url)
     try:
         if local:

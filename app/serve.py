@@ -7,9 +7,11 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import structlog
 
+from app import preflight
 from app.config import Settings
 from app.db import make_engine
 from app.migrate import upgrade
@@ -17,44 +19,47 @@ from app.migrate import upgrade
 log = structlog.get_logger()
 
 
-def commands(settings: Settings, host: str, port: int, workers: int) -> list[list[str]]:
-    """The processes `serve` runs: gunicorn, and (outside setup mode) a worker with beat."""
-    web = [
+def web_command(
+    bind: str, workers: int, *extra: str, target: str = "app:create_app()"
+) -> list[str]:
+    """The gunicorn command (the Procfile's `web`), for `serve`, the tests and the bench."""
+    return [
         sys.executable,
         "-m",
         "gunicorn",
         "--bind",
-        f"{host}:{port}",
+        bind,
         "--workers",
         str(workers),
-        "--access-logfile",
-        "-",
-        "app:create_app()",
+        *extra,
+        target,
     ]
+
+
+def worker_command(
+    concurrency: int, *extra: str, loglevel: str = "INFO", schedule: Path | None = None
+) -> list[str]:
+    """The Celery worker command (the Procfile's `worker`; with `schedule`, also `beat`),
+    for `serve`, the tests and the bench. Gossip and mingle are off: foureyes uses
+    neither remote revokes nor worker-to-worker events, and they slow every start."""
+    command = [sys.executable, "-m", "celery", "-A", "workers", "worker"]
+    if schedule is not None:
+        command += ["--beat", "--schedule", str(schedule.resolve())]
+    command += ["--concurrency", str(concurrency), "--loglevel", loglevel]
+    return [*command, "--without-gossip", "--without-mingle", *extra]
+
+
+def commands(settings: Settings, host: str, port: int, workers: int) -> list[list[str]]:
+    """The processes `serve` runs: gunicorn, and (outside setup mode) a worker with beat."""
+    web = web_command(f"{host}:{port}", workers, "--access-logfile", "-")
     if settings.setup_mode:
         return [web]
-    schedule = str((settings.instance_path / "celerybeat-schedule").resolve())
-    worker = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "workers",
-        "worker",
-        "--beat",
-        "--schedule",
-        schedule,
-        "--concurrency",
-        str(workers),
-        "--loglevel",
-        "INFO",
-    ]
-    return [web, worker]
+    return [web, worker_command(workers, schedule=settings.instance_path / "celerybeat-schedule")]
 
 
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 3000, workers: int = 2) -> int:
     """Run until interrupted or until a child dies; returns the exit status."""
-    settings.require_runnable()
+    preflight.require_server(settings)
     upgrade(make_engine(settings.database_url), settings.instance_path)
     children = [
         subprocess.Popen(cmd, env=os.environ.copy())

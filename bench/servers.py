@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+
+from app.serve import web_command, worker_command
 
 BENCH_REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/8")
 WEB_WORKERS = 2
@@ -53,18 +54,7 @@ def gunicorn(
     """gunicorn with the Procfile's settings (sync workers, `WEB_WORKERS` of them)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    args = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        str(WEB_WORKERS),
-        "--log-level",
-        "warning",
-        target,
-    ]
+    args = web_command(f"127.0.0.1:{port}", WEB_WORKERS, "--log-level", "warning", target=target)
     process = spawn(args, env, workdir / f"{name}.log")
 
     def up() -> bool:
@@ -81,21 +71,7 @@ def gunicorn(
 
 
 def celery_worker(env: dict[str, str], workdir: Path, concurrency: int = 1) -> subprocess.Popen:
-    args = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "workers",
-        "worker",
-        "--concurrency",
-        str(concurrency),
-        "--loglevel",
-        "WARNING",
-        "--without-gossip",
-        "--without-mingle",
-    ]
-    return spawn(args, env, workdir / "worker.log")
+    return spawn(worker_command(concurrency, loglevel="WARNING"), env, workdir / "worker.log")
 
 
 def children(pid: int) -> list[int]:

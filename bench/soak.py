@@ -37,6 +37,7 @@ from typing import Any
 import httpx
 import redis
 
+from app.serve import web_command, worker_command
 from app.simulator import Simulator
 from bench.servers import children, free_port, spawn, status_kib, stop, wait_for
 
@@ -352,10 +353,7 @@ def run_standalone(deliveries: int, seed: int, redis_url: str | None, workers: i
             "FOUREYES_INSTANCE_PATH": str(workdir / "instance"),
             "PYTHONPATH": str(ROOT),
         }
-        gunicorn = ["gunicorn", "--bind", f"127.0.0.1:{web_port}", "--workers", "2"]
-        processes.append(
-            spawn([sys.executable, "-m", *gunicorn, "app:create_app()"], env, workdir / "web.log")
-        )
+        processes.append(spawn(web_command(f"127.0.0.1:{web_port}", 2), env, workdir / "web.log"))
 
         def web_up() -> bool:
             try:
@@ -364,9 +362,8 @@ def run_standalone(deliveries: int, seed: int, redis_url: str | None, workers: i
                 return False
 
         wait_for(web_up, 60, "gunicorn")
-        celery = ["celery", "-A", "workers", "worker", "--concurrency", str(workers)]
-        celery += ["--loglevel", "WARNING", "--without-gossip", "--without-mingle"]
-        processes.append(spawn([sys.executable, "-m", *celery], env, workdir / "worker.log"))
+        worker = worker_command(workers, loglevel="WARNING")
+        processes.append(spawn(worker, env, workdir / "worker.log"))
         simulator.configure_webhook(installed.app_id, url)
         report = soak(simulator, installed.app_id, url, redis_url, admin_token, deliveries, seed)
         print("\n".join(report.lines()))

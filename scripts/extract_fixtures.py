@@ -8,7 +8,10 @@ The sources are GitHub's own descriptions, published on npm as `@octokit/openapi
     python scripts/extract_fixtures.py --openapi ... --webhooks ...
 
 Only one example per name is kept (the first item of a list example), so the fixtures
-stay small. Fixtures already in the directory are extracted again, so a later feature
+stay small. `rest-operations.json` holds, for each REST call in `docs/github-calls.yml`,
+the description's operation (id, whether GitHub Apps may call it) and GitHub's App
+permission names and levels (schema `app-permissions`): the inventory's test checks
+against it. Fixtures already in the directory are extracted again, so a later feature
 adds its own with `--rest NAME` or `--webhook EVENT.ACTION` without editing this file.
 A webhook example that githubkit parses is preferred, and among those app deliveries
 (that carry an `installation`); the simulator patches the rest (app, details_url...)
@@ -29,6 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from githubkit.webhooks import parse_obj
+
+from app.github.inventory import INVENTORY_PATH
+from app.github.inventory import load as load_inventory
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "app" / "simulator" / "fixtures"
@@ -115,6 +121,25 @@ def extract_webhook(index: list[dict[str, Any]], key: str) -> dict[str, Any]:
     return candidates[0]
 
 
+def extract_operations(spec: dict[str, Any], inventory_path: Path) -> dict[str, Any]:
+    """The description's operation of each REST call in the inventory, and the permissions."""
+    operations = {}
+    for call in load_inventory(inventory_path).calls:
+        if not call.api:
+            continue
+        operation = spec["paths"].get(call.path, {}).get(call.method.lower())
+        if operation is None:
+            raise SystemExit(f"{call.method} {call.path} is not in GitHub's REST description")
+        meta = operation.get("x-github") or {}
+        operations[f"{call.method} {call.path}"] = {
+            "operationId": operation["operationId"],
+            "enabledForGitHubApps": bool(meta.get("enabledForGitHubApps")),
+        }
+    schema = spec["components"]["schemas"]["app-permissions"]["properties"]
+    permissions = {name: prop.get("enum", []) for name, prop in schema.items()}
+    return {"operations": operations, "permissions": permissions}
+
+
 def write(path: Path, value: Any) -> int:
     text = json.dumps(value, indent=1, sort_keys=True) + "\n"
     path.write_text(text)
@@ -136,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--webhooks", type=Path, default=DEFAULT_WEBHOOKS)
     parser.add_argument("--rest", action="append", default=[], help="extra REST example")
     parser.add_argument("--webhook", action="append", default=[], help="extra EVENT.ACTION")
+    parser.add_argument("--inventory", type=Path, default=INVENTORY_PATH)
     args = parser.parse_args(argv)
 
     rest_dir, hook_dir = FIXTURES / "rest", FIXTURES / "webhooks"
@@ -151,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         total += write(rest_dir / f"{name}.json", extract_rest(spec, name))
     for key in sorted(hook_names):
         total += write(hook_dir / f"{key}.json", extract_webhook(index, key))
+    total += write(FIXTURES / "rest-operations.json", extract_operations(spec, args.inventory))
     count = write_all_examples(ALL_WEBHOOK_EXAMPLES, index)
     sys.stderr.write(
         f"wrote {len(rest_names)} REST and {len(hook_names)} webhook fixtures, {total} bytes;"

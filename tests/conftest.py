@@ -8,7 +8,8 @@
 - `redis_url` / `postgres_url`: the URL when the service answers; otherwise the test is
   skipped with the reason, or fails when the `CI` environment variable is set.
 
-End-to-end fixtures (gunicorn, workers) live in `tests/e2e/conftest.py`.
+End-to-end fixtures (gunicorn, workers) live in `tests/e2e/conftest.py`. Every GitHub call
+the app makes in the session must be in the inventory (`tests/github_calls.py`).
 """
 
 from __future__ import annotations
@@ -19,13 +20,18 @@ from collections.abc import Iterator
 
 import jwt
 import pytest
-from githubkit import GitHub
+from githubkit import AppAuthStrategy, GitHub
 
 from app.simulator import Installed, Simulator, World
 from app.simulator import keys as simulator_keys
+from tests.github_calls import CallCollector
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(CallCollector(), "foureyes-github-calls")
 
 
 @pytest.fixture(scope="session")
@@ -56,7 +62,7 @@ def installed(simulator: Simulator) -> Installed:
 
 
 def app_jwt(installed: Installed, lifetime: int = 540) -> str:
-    """An app JWT like `app.github.client.GitHubApp.app_jwt` makes."""
+    """An app JWT as githubkit's `AppAuthStrategy` makes it (iat 60 s back, 10 minutes)."""
     now = int(time.time())
     claims = {"iat": now - 60, "exp": now + lifetime, "iss": str(installed.app_id)}
     return jwt.encode(claims, installed.private_key, algorithm="RS256")
@@ -64,7 +70,8 @@ def app_jwt(installed: Installed, lifetime: int = 540) -> str:
 
 @pytest.fixture
 def app_github(simulator: Simulator, installed: Installed) -> GitHub:
-    return GitHub(app_jwt(installed), base_url=simulator.url, auto_retry=False, http_cache=False)
+    auth = AppAuthStrategy(str(installed.app_id), installed.private_key)
+    return GitHub(auth, base_url=simulator.url, auto_retry=False, http_cache=False)
 
 
 @pytest.fixture

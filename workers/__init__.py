@@ -121,9 +121,20 @@ def make_celery(settings: Settings | None = None) -> Celery:
 _built: dict[str, Celery] = {}
 
 
+def _checked_celery() -> Celery:
+    """`celery -A workers`: the configuration is checked first; a problem is one line."""
+    from app import preflight
+
+    settings = Settings.from_env()
+    preflight.require_server(settings)
+    return make_celery(settings)
+
+
 def __getattr__(name: str) -> Celery:
     if name in ("app", "celery"):
         if "app" not in _built:
-            _built["app"] = make_celery()
+            from app.preflight import guarded
+
+            _built["app"] = guarded(_checked_celery)
         return _built["app"]
     raise AttributeError(name)

@@ -25,7 +25,13 @@ from app.errors import GoneError, TransientError
 from app.gate import Decision, current_pull, decide, judge_merge_group, offer_pull
 from app.github.answers import github_said
 from app.github.client import github_errors
-from app.github.gather import ORG_POLICY_PATH, POLICY_PATH, LoadedPolicy, pages
+from app.github.gather import (
+    ORG_POLICY_PATH,
+    POLICY_PATH,
+    LoadedPolicy,
+    absent_policy_key,
+    pages,
+)
 from app.github.publish import publish_check
 from app.policy.evaluate import error_result
 from app.policy.result import Result
@@ -167,6 +173,9 @@ def on_push(payload: dict[str, Any], deps: Services) -> None:
     repository = payload["repository"]
     if payload.get("ref") != f"refs/heads/{repository.get('default_branch')}":
         return
+    # Any push to the default branch may add the policy file (a push lists at most 20
+    # commits): forget that it was absent, at the cost of one 404 at the next evaluation.
+    deps.state.delete(absent_policy_key(repository["full_name"]))
     changed = {
         path
         for commit in payload.get("commits") or ()
@@ -185,7 +194,12 @@ def on_push(payload: dict[str, Any], deps: Services) -> None:
 def on_installation(payload: dict[str, Any], deps: Services) -> None:
     """A new or widened installation: give every open pull request its check."""
     repositories = payload.get("repositories") or payload.get("repositories_added") or []
+    account = (payload.get("installation") or {}).get("account") or {}
+    if account.get("login"):
+        # The org's `.github` repository may have just become readable.
+        deps.state.delete(absent_policy_key(f"{account['login']}/.github"))
     for repo in repositories:
+        deps.state.delete(absent_policy_key(repo["full_name"]))
         reevaluate_repository.apply_async(args=(_installation(payload), repo["full_name"]))
 
 

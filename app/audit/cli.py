@@ -11,6 +11,7 @@ import click
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
+from app import preflight
 from app.config import Settings
 
 
@@ -18,7 +19,9 @@ from app.config import Settings
 def _session() -> Iterator[Session]:
     from app.db import make_engine
 
-    engine = make_engine(Settings.from_env().database_url)
+    settings = Settings.from_env()
+    preflight.require(settings, preflight.DATABASE)
+    engine = make_engine(settings.database_url)
     try:
         if not inspect(engine).has_table("audit_events"):
             raise click.ClickException("no audit table here: run `foureyes db upgrade` first")
@@ -71,8 +74,14 @@ def verify_command(expect_head: str | None) -> None:
 
 @audit.command("trail")
 @click.option("--agent", help="A workload identity (the `agent` of its events).")
-@click.option("--repository", metavar="OWNER/REPO")
-@click.option("--pr", type=int, help="A pull request number (with --repository).")
+@click.option(
+    "--repo",
+    "--repository",
+    "repository",
+    metavar="OWNER/REPO",
+    help="A repository (`--repository` is the old spelling).",
+)
+@click.option("--pr", type=int, help="A pull request number (with --repo).")
 @click.option("--since", help="ISO 8601 time (UTC unless it has an offset).")
 def trail_command(
     agent: str | None, repository: str | None, pr: int | None, since: str | None
@@ -81,7 +90,7 @@ def trail_command(
     from app.audit.trail import gather, render
 
     if agent and repository:
-        raise click.UsageError("give --agent or --repository, not both")
+        raise click.UsageError("give --agent or --repo, not both")
     moment = _since(since)
     with _session() as session:
         try:

@@ -51,7 +51,7 @@ def gather(
     """The events of the trail, in seq order: those matching the filter, then the events
     that share a subject with them, and the tokens they name."""
     if pr is not None and repository is None:
-        raise ValueError("--pr needs --repository")
+        raise ValueError("--pr needs --repo")
     if agent is not None:
         base = _select(session, AuditEvent.agent == agent, since=since)
         subjects = {e.subject for e in base if "#" in e.subject}
@@ -64,7 +64,7 @@ def gather(
     elif since is not None:
         return _select(session, since=since)
     else:
-        raise ValueError("give --agent, --repository or --since")
+        raise ValueError("give --agent, --repo or --since")
     found = {e.seq: e for e in base}
     found.update((e.seq, e) for e in _by_subjects(session, subjects, since))
     # The pushes of the commits that were evaluated.
@@ -102,10 +102,19 @@ def _permissions(permissions: Any) -> str:
     return str(permissions)
 
 
+# Events an agent causes itself: their `actor` is the human it works for, not who acted.
+AGENT_ACTS = frozenset({"token.issued", "token.denied", "escalation.requested"})
+
+
 def describe(event: AuditEvent) -> list[str]:
-    """What happened, in words: the first line, then detail lines."""
+    """What happened, in words: the first line, then detail lines. The sentence names who
+    acted and, for an agent, the human it acts for: `agent X (for alice) token denied`."""
     data = event.data or {}
-    who = f" by {event.actor}" if event.actor else ""
+    if event.type in AGENT_ACTS and event.agent:
+        principal = event.actor or data.get("on_behalf_of")
+        who = f" by agent {event.agent}" + (f" (for {principal})" if principal else "")
+    else:
+        who = f" by {event.actor}" if event.actor else ""
     if event.type == "token.issued":
         lines = [
             f"token {data.get('token_id')} issued to {event.agent or '?'}"

@@ -6,6 +6,7 @@ import json
 
 import click
 
+from app import preflight
 from app.config import Settings
 from app.errors import ConfigError, FoureyesError
 
@@ -14,7 +15,8 @@ from app.errors import ConfigError, FoureyesError
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
 @click.option("--verbose", "-v", is_flag=True, help="also show what is fine, and why")
 def doctor(as_json: bool, verbose: bool) -> None:
-    """Is the gate really enforced on each repository? Exit 1 on any problem.
+    """Is the gate really enforced on each repository? Exit 1 on any problem, 2 when the
+    configuration (checked first) or GitHub keeps it from running.
 
     For every repository the app is installed on: the default branch requires the check
     from this app, no agent may bypass it, deployment environments use the app's rule,
@@ -34,7 +36,7 @@ def doctor(as_json: bool, verbose: bool) -> None:
         settings = Settings.from_env()
         if settings.setup_mode:
             raise ConfigError("no APP_ID: register the app first (`foureyes serve`, then /setup)")
-        settings.require_runnable()
+        preflight.require(settings, preflight.DATABASE, preflight.REDIS, preflight.GITHUB)
         deps = build_services(settings)
         try:
             upgrade(deps.engine, settings.instance_path)
@@ -42,7 +44,12 @@ def doctor(as_json: bool, verbose: bool) -> None:
         finally:
             deps.engine.dispose()
     except (FoureyesError, GitHubException) as exc:
-        raise click.ClickException(f"doctor could not run: {exc}") from exc
+        problems = exc.problems if isinstance(exc, preflight.PreflightError) else [str(exc)]
+        if as_json:
+            click.echo(json.dumps({"ok": False, "could_not_run": problems}, indent=2))
+        for line in problems:
+            click.echo(f"Error: {line}", err=True)
+        raise SystemExit(2) from exc
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))
     else:

@@ -1,5 +1,8 @@
 """The only code that authenticates to GitHub: the app JWT, installation tokens, clients.
 
+GitHub takes the app's JWT only as `Authorization: Bearer <JWT>` (a JWT sent as
+`token <JWT>` is 401): app-level calls go through githubkit's `AppAuthStrategy`, which
+signs and sends it so. Installation tokens go as `token <token>`, as githubkit sends them.
 Installation tokens are shared by every process through the shared state until shortly
 before they expire. Clients do not sleep on rate limits: they raise `TransientError`
 with GitHub's retry-after, and Celery tasks defer themselves with a countdown.
@@ -11,16 +14,14 @@ import functools
 import json
 import random
 import ssl
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import jwt
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
-from githubkit import GitHub
+from githubkit import AppAuthStrategy, BaseAuthStrategy, GitHub
+from githubkit.cache import MemCacheStrategy
 from githubkit.exception import (
     GitHubException,
     RateLimitExceeded,
@@ -80,22 +81,24 @@ class GitHubApp:
         self.state = state
         self.base_url = settings.github_api_url
 
-    def app_jwt(self) -> str:
-        """A 9-minute app JWT (GitHub allows 10), backdated 60 s against clock drift."""
-        now = int(time.time())
-        payload = {"iat": now - 60, "exp": now + 540, "iss": str(self.settings.app_id)}
-        return jwt.encode(payload, self._signing_key, algorithm="RS256")
+    @functools.cached_property
+    def _app_auth(self) -> AppAuthStrategy:
+        return AppAuthStrategy(str(self.settings.app_id), str(self.settings.private_key))
 
     @functools.cached_property
-    def _signing_key(self) -> Any:
-        """The app's private key, parsed once per process: parsing the PEM for every JWT
-        was most of a token request's CPU (docs/BENCHMARKS.md)."""
-        return load_pem_private_key(str(self.settings.private_key).encode(), password=None)
+    def _jwt_cache(self) -> MemCacheStrategy:
+        """Where githubkit keeps this app's JWT (8 of its 10 minutes): signing with the PEM
+        for every call was most of a token request's CPU (docs/BENCHMARKS.md). One cache per
+        app object, not githubkit's process-wide default, which keys JWTs by app id alone:
+        two apps with one id and different keys (a key rotation, the tests' simulators)
+        would share a JWT that only one of them signed."""
+        return MemCacheStrategy()
 
-    def _client(self, token: str) -> GitHub:
+    def _client(self, auth: str | BaseAuthStrategy) -> GitHub:
         return GitHub(
-            token,
+            auth,
             base_url=self.base_url,
+            cache_strategy=self._jwt_cache,
             timeout=TIMEOUT,
             http_cache=False,
             ssl_verify=tls_context(),
@@ -105,7 +108,8 @@ class GitHubApp:
         )
 
     def as_app(self) -> GitHub:
-        return self._client(self.app_jwt())
+        """A client for the app-level endpoints (`/app/**`, `/repos/{o}/{r}/installation`)."""
+        return self._client(self._app_auth)
 
     def bot_login(self) -> str:
         """The login of the app's own bot account (`<slug>[bot]`), cached for a day."""

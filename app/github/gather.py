@@ -32,6 +32,12 @@ MAX_COMMITS = 250
 MAX_FILES = 3000
 REVIEWER_TTL = 60.0  # permission and team look-ups: fresh enough, and cheap on bursts
 HEAD_TTL = 7 * 24 * 3600.0
+# A policy file found absent (404: no ETag, so no free conditional request) is not asked
+# for again until a push to the default branch (repository's; the org's `.github`
+# repository's) or an installation change forgets it, or this long has passed: the org's
+# `.github` repository may not be installed, so its pushes may never reach us.
+ABSENT_REPO_POLICY_TTL = 3600.0
+ABSENT_ORG_POLICY_TTL = 600.0
 
 
 @dataclass(frozen=True)
@@ -52,12 +58,15 @@ def load_repository_policy(
     parsed is an error, not a fall-through to a laxer default.
     """
     owner, name = repository.split("/", 1)
-    url = f"/repos/{owner}/{name}/contents/{POLICY_PATH}"
-    status, text = conditional_get(gh, state, f"{url}?ref={default_branch}", accept=RAW)
+    url = f"/repos/{owner}/{name}/contents/{POLICY_PATH}?ref={default_branch}"
+    status, text = _policy_get(
+        gh, state, url, absent_policy_key(repository), ABSENT_REPO_POLICY_TTL
+    )
     source = f"{repository}:{POLICY_PATH}@{default_branch}"
     if status == 404:
         org_url = f"/repos/{owner}/.github/contents/{ORG_POLICY_PATH}"
-        status, text = conditional_get(gh, state, org_url, accept=RAW)
+        org_key = absent_policy_key(f"{owner}/.github")
+        status, text = _policy_get(gh, state, org_url, org_key, ABSENT_ORG_POLICY_TTL)
         source = f"{owner}/.github:{ORG_POLICY_PATH}"
     if status == 404:
         return LoadedPolicy(DEFAULT_POLICY, "built-in default")
@@ -68,6 +77,22 @@ def load_repository_policy(
         return LoadedPolicy(parsed_policy(text, source), source)
     except PolicyError as error:
         return LoadedPolicy(None, source, error)
+
+
+def absent_policy_key(repository: str) -> str:
+    """The shared-state key remembering that `repository` has no policy file."""
+    return f"policy-absent:{repository.lower()}"
+
+
+def _policy_get(
+    gh: GitHub, state: SharedState, url: str, absent_key: str, absent_ttl: float
+) -> tuple[int, str]:
+    if state.get(absent_key) is not None:
+        return 404, ""
+    status, text = conditional_get(gh, state, url, accept=RAW)
+    if status == 404:
+        state.set(absent_key, "1", absent_ttl)
+    return status, text
 
 
 @functools.lru_cache(maxsize=256)

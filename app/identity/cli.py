@@ -80,14 +80,16 @@ def release_command(token_id: str, url: str | None, id_token_file: Path | None) 
 @click.option("--all", "everything", is_flag=True, help="every live agent token")
 def revoke_command(agent: str | None, token_id: str | None, everything: bool) -> None:
     """The kill switch (operators): revoke live agent tokens at GitHub now."""
-    from app import create_app
+    from app import create_app, preflight
     from app.config import Settings
     from app.identity.revoke import live_tokens, mark_due, revoke_token
     from app.services import services
 
     if sum(bool(x) for x in (agent, token_id, everything)) != 1:
         raise click.UsageError("give exactly one of --agent, --token or --all")
-    flask_app = create_app(Settings.from_env())
+    settings = Settings.from_env()
+    preflight.require(settings, preflight.DATABASE, preflight.REDIS, preflight.GITHUB)
+    flask_app = create_app(settings)
     failed = 0
     with flask_app.app_context():
         deps = services()

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import NoReturn
+from typing import BinaryIO
 
 import click
 
 from app.errors import PolicyError
+from app.policy.lint import subject_glob_warnings
 from app.policy.load import MAX_POLICY_BYTES, load_policy
 
 
@@ -17,35 +17,44 @@ def policy() -> None:
 
 
 @policy.command("check")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def check(file: Path) -> None:
-    """Validate FILE: print "FILE: valid", or each error as FILE:LINE: key.path: message."""
-    name = str(file)
-    with file.open("rb") as handle:
-        raw = handle.read(MAX_POLICY_BYTES + 1)
+@click.argument("files", nargs=-1, required=True, type=click.File("rb"), metavar="FILE...")
+def check(files: tuple[BinaryIO, ...]) -> None:
+    """Validate each FILE (`-` reads standard input, as a pre-commit hook passes it).
+
+    Prints "FILE: valid" (with any warnings), or each error as FILE:LINE: key.path:
+    message. Exit status 1 when any file is invalid.
+    """
+    invalid = 0
+    for handle in files:
+        name = str(getattr(handle, "name", "<stdin>"))
+        lines = _check_one(name, handle.read(MAX_POLICY_BYTES + 1))
+        invalid += bool(lines)
+        for line in lines:
+            click.echo(line)
+    raise click.exceptions.Exit(1 if invalid else 0)
+
+
+def _check_one(name: str, raw: bytes) -> list[str]:
+    """The error lines for one file; empty when it is valid (then its lines are echoed)."""
     if len(raw) > MAX_POLICY_BYTES:
-        _fail([f"{name}: the file is larger than {MAX_POLICY_BYTES} bytes"])
+        return [f"{name}: the file is larger than {MAX_POLICY_BYTES} bytes"]
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        _fail([f"{name}: the file is not UTF-8 ({exc.reason} at byte {exc.start})"])
+        return [f"{name}: the file is not UTF-8 ({exc.reason} at byte {exc.start})"]
     try:
         load_policy(text, name)
     except PolicyError as exc:
-        lines = [_format_error(name, *error) for error in exc.errors]
-        _fail(lines or [f"{name}: {exc}"])
+        return [_format_error(name, *error) for error in exc.errors] or [f"{name}: {exc}"]
     click.echo(f"{name}: valid")
+    for warning in subject_glob_warnings(text):
+        click.echo(_format_error(name, *warning))
+    return []
 
 
 def _format_error(name: str, key_path: str, message: str, line: int | None) -> str:
     where = f"{name}:{line}" if line else name
     return f"{where}: {key_path}: {message}" if key_path else f"{where}: {message}"
-
-
-def _fail(lines: list[str]) -> NoReturn:
-    for line in lines:
-        click.echo(line)
-    raise click.exceptions.Exit(1)
 
 
 @policy.command("explain")
@@ -54,6 +63,7 @@ def _fail(lines: list[str]) -> NoReturn:
 def explain(repository: str, number: int) -> None:
     """Why a pull request passes or blocks, read live from GitHub: the decision tree the
     check run shows. Exit status 0 success, 1 blocked, 2 could not evaluate."""
+    from app import preflight
     from app.config import Settings
     from app.errors import FoureyesError
     from app.gate import decide, fetch_pull
@@ -65,6 +75,7 @@ def explain(repository: str, number: int) -> None:
         raise click.BadParameter("expected OWNER/REPO", param_hint="--repo")
     try:
         settings = Settings.from_env()
+        preflight.require(settings, preflight.DATABASE, preflight.REDIS, preflight.GITHUB)
         deps = build_services(settings)
         # Agent links live in the database: the same one the server writes.
         upgrade(deps.engine, settings.instance_path)

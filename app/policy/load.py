@@ -2,7 +2,9 @@
 
 The YAML is read with PyYAML's safe loader (no Python objects) and further hardened:
 aliases are refused outright (no "billion laughs"), duplicate keys are errors (a
-second `merge:` silently replacing the first would change the policy unseen), and
+second `merge:` silently replacing the first would change the policy unseen), YAML 1.1's
+other booleans (`yes`, `no`, `on`, `off`) are errors, not `true`/`false` (a reader of
+`gate_humans: off` may not know it is a boolean, and YAML 1.2 reads it as text), and
 the text is capped at 256 KiB.
 """
 
@@ -27,17 +29,30 @@ class _RejectedNode(Exception):
     def __init__(self, message: str, mark: yaml.Mark | None):
         super().__init__(message)
         self.message = message
+        self.mark = mark
         self.line = mark.line + 1 if mark is not None else None
 
 
 class _Loader(yaml.SafeLoader):
-    """The safe loader, refusing aliases before they are composed."""
+    """The safe loader, refusing aliases before they are composed and booleans other
+    than `true` and `false`."""
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             raise _RejectedNode("YAML aliases (*name) are not allowed", event.start_mark)
         return super().compose_node(parent, index)
+
+    def construct_yaml_bool(self, node: yaml.ScalarNode) -> bool:
+        if node.value.lower() not in ("true", "false"):
+            raise _RejectedNode(
+                f"{node.value!r} is a YAML 1.1 boolean: write true or false (or quote it for text)",
+                node.start_mark,
+            )
+        return node.value.lower() == "true"
+
+
+_Loader.add_constructor("tag:yaml.org,2002:bool", _Loader.construct_yaml_bool)
 
 
 def load_policy(text: str, source: str) -> Policy:
@@ -67,15 +82,20 @@ def load_policy(text: str, source: str) -> Policy:
 
 def _parse(text: str, source: str) -> tuple[yaml.Node | None, Any]:
     loader = _Loader(text)
+    root = None
     try:
         root = loader.get_single_node()
         data = loader.construct_document(root) if root is not None else None
     except _RejectedNode as exc:
-        raise _error(source, [("", exc.message, exc.line)]) from None
+        path = _path_at(root, exc.mark, "") if root is not None else None
+        raise _error(source, [(path or "", exc.message, exc.line)]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
-        raise _error(source, [("", f"YAML syntax error: {problem}", _mark_line(mark))]) from None
+        column = f" (column {mark.column + 1})" if mark is not None else ""
+        raise _error(
+            source, [("", f"YAML syntax error: {problem}{column}", _mark_line(mark))]
+        ) from None
     except yaml.YAMLError as exc:
         raise _error(source, [("", f"YAML error: {exc}", None)]) from None
     except RecursionError:
@@ -162,6 +182,26 @@ def _find(node: yaml.Node | None, loc: tuple[Any, ...]) -> yaml.Node | None:
         else:
             return node
     return node
+
+
+def _path_at(node: yaml.Node, mark: yaml.Mark | None, path: str) -> str | None:
+    """The key path of the value node that starts at `mark`, if one does."""
+    if mark is None:
+        return None
+    if node.start_mark.index == mark.index and isinstance(node, yaml.ScalarNode):
+        return path
+    children: list[tuple[str, yaml.Node]] = []
+    if isinstance(node, yaml.MappingNode):
+        children = [
+            (f"{path}.{key.value}" if path else str(key.value), value) for key, value in node.value
+        ]
+    elif isinstance(node, yaml.SequenceNode):
+        children = [(f"{path}[{index}]", item) for index, item in enumerate(node.value)]
+    for child_path, child in children:
+        found = _path_at(child, mark, child_path)
+        if found is not None:
+            return found
+    return None
 
 
 def _duplicate_keys(node: yaml.Node, path: str) -> Any:

@@ -1,8 +1,10 @@
 """Authentication and authorisation as GitHub does them for apps.
 
 App JWTs (RS256, verified with the app's public key, `iss` the app id or client id,
-`exp` at most 10 minutes ahead) for `/app/**`; installation tokens (unexpired, not
-revoked) for the rest, scoped to repositories (404 outside them, as GitHub hides what a
+`exp` at most 10 minutes ahead and at most 10 minutes after `iat`) for `/app/**`, only
+under the `Bearer` scheme: GitHub answers a JWT sent as `token <JWT>` with 401 "A JSON
+web token could not be decoded". Installation tokens (unexpired, not revoked; `token` or
+`Bearer`) for the rest, scoped to repositories (404 outside them, as GitHub hides what a
 token cannot see) and to permissions (403 "Resource not accessible by integration").
 """
 
@@ -20,24 +22,28 @@ from app.simulator.world import World, permits
 MAX_JWT_LIFETIME = 600
 CLOCK_LEEWAY = 60
 NOT_ACCESSIBLE = "Resource not accessible by integration"
+JWT_UNDECODABLE = "A JSON web token could not be decoded"
 
 
-def credentials(header: str | None) -> str | None:
-    """The credential of `Authorization: token X` or `Bearer X`."""
+def credentials(header: str | None) -> tuple[str, str] | None:
+    """The (scheme, credential) of `Authorization: token X` or `Bearer X`; scheme lowered."""
     if not header:
         return None
     scheme, _, value = header.strip().partition(" ")
     if scheme.lower() not in ("token", "bearer") or not value.strip():
         raise HttpError(401, "Bad credentials")
-    return value.strip()
+    return scheme.lower(), value.strip()
 
 
 def authenticate(world: World, header: str | None) -> Auth:
     """Who is calling; raises 401 for presented credentials that are not valid."""
-    value = credentials(header)
-    if value is None:
+    presented = credentials(header)
+    if presented is None:
         return Auth("none")
+    scheme, value = presented
     if value.count(".") == 2:
+        if scheme != "bearer":
+            raise HttpError(401, JWT_UNDECODABLE)
         app = verify_app_jwt(world, value)
         return Auth("app", app_id=app.id)
     with world.lock:
@@ -57,7 +63,7 @@ def verify_app_jwt(world: World, value: str) -> App:
     try:
         unverified: dict[str, Any] = jwt.decode(value, options={"verify_signature": False})
     except jwt.PyJWTError:
-        raise HttpError(401, "A JSON web token could not be decoded") from None
+        raise HttpError(401, JWT_UNDECODABLE) from None
     app = _app_for_issuer(world, unverified.get("iss"))
     if app is None:
         raise HttpError(401, "'Issuer' claim ('iss') must be an Integer")
@@ -71,9 +77,15 @@ def verify_app_jwt(world: World, value: str) -> App:
         )
     except jwt.ExpiredSignatureError:
         raise HttpError(401, "'Expiration time' claim ('exp') must be in the future") from None
+    except jwt.ImmatureSignatureError:
+        raise HttpError(
+            401, "'Issued at' claim ('iat') must be an Integer representing a time in the past"
+        ) from None
     except jwt.PyJWTError:
-        raise HttpError(401, "A JSON web token could not be decoded") from None
-    if claims["exp"] > time.time() + MAX_JWT_LIFETIME:
+        raise HttpError(401, JWT_UNDECODABLE) from None
+    if claims["exp"] > time.time() + MAX_JWT_LIFETIME or claims["exp"] - claims["iat"] > (
+        MAX_JWT_LIFETIME
+    ):
         raise HttpError(
             401, "'Expiration time' claim ('exp') is too far in the future (at most 10 minutes)"
         )
@@ -100,7 +112,7 @@ def authorize(world: World, route: Route, call: Call) -> None:
     """Raise the error GitHub would give this caller for this route, else resolve the repo."""
     kind = call.auth.kind
     if route.auth == APP and kind != "app":
-        raise HttpError(401, "A JSON web token could not be decoded")
+        raise HttpError(401, JWT_UNDECODABLE)
     if route.auth == ANY:
         return
     if route.auth == INSTALLATION and kind != "installation":

@@ -207,9 +207,11 @@ class RecordedRequest:
     query: dict[str, str]
     status: int
     headers: dict[str, str]  # only those of interest; never Authorization
-    auth: str  # app | installation | none
+    auth: str  # app | installation | user | none
+    scheme: str | None  # the Authorization scheme, lowered: bearer | token | None
     installation_id: int | None
     app_id: int | None
+    template: str | None = None  # the route that answered, e.g. `/repos/{owner}/{repo}`
 
 
 @dataclass

@@ -14,8 +14,9 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import structlog
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -81,6 +82,11 @@ class RateWindow:
     used: int = 0
 
 
+def _scheme(header: str | None) -> str | None:
+    """The scheme of an Authorization header (never its credential, which is not kept)."""
+    return header.strip().partition(" ")[0].lower() or None if header else None
+
+
 class _QuietHandler(WSGIRequestHandler):
     """The simulator records requests itself; werkzeug's access log is noise in tests."""
 
@@ -96,6 +102,10 @@ class _Outcome:
 
 class Simulator(Story):
     """The simulated GitHub API on 127.0.0.1 with the story helpers of `Story`."""
+
+    # Called with every recorded request of every instance: the test session collects
+    # the calls the app makes into its inventory check (tests/github_calls.py).
+    observers: ClassVar[list[Callable[[RecordedRequest], None]]] = []
 
     def __init__(self, world: World | None = None) -> None:
         super().__init__(world or World())
@@ -313,8 +323,15 @@ class Simulator(Story):
             status=status,
             headers=headers,
             auth=auth.kind,
+            scheme=_scheme(request.headers.get("Authorization")),
             installation_id=auth.installation_id,
             app_id=auth.app_id,
+            template=next(
+                (r.template for r in self.routes if r.method == method and r.regex.match(path)),
+                None,
+            ),
         )
         with self.world.lock:
             self._requests.append(record)
+        for observer in self.observers:
+            observer(record)

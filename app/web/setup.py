@@ -170,7 +170,13 @@ def callback() -> tuple[str, int] | Response:
         abort(400, description="the code from GitHub is missing or malformed")
     if registered_app_id():
         abort(409, description="an app is already registered in .env: restart foureyes")
-    github = GitHub(base_url=settings.github_api_url, auto_retry=False, http_cache=False)
+    # The app's User-Agent, as on its other calls: GitHub asks for one naming the caller.
+    github = GitHub(
+        base_url=settings.github_api_url,
+        auto_retry=False,
+        http_cache=False,
+        user_agent="foureyes",
+    )
     try:
         app = github.rest.apps.create_from_manifest(code).json()
     except GitHubException as exc:

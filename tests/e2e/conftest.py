@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -23,6 +22,7 @@ import pytest
 import redis
 import sqlalchemy
 
+from app import serve
 from app.db import normalise_url
 from app.simulator import Installed, Simulator
 from app.simulator.model import CheckRun
@@ -179,20 +179,7 @@ def stop_process(process: subprocess.Popen) -> None:
 
 
 def worker_command() -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "workers",
-        "worker",
-        "--concurrency",
-        "2",
-        "--loglevel",
-        "INFO",
-        "--without-gossip",
-        "--without-mingle",
-    ]
+    return serve.worker_command(2)
 
 
 def app_env(
@@ -267,16 +254,7 @@ def stack(
     stack = Stack(simulator, installed, url, env, workdir)
     stack.processes["web"] = start_process(
         "web",
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-            "app:create_app()",
-        ],
+        serve.web_command(f"127.0.0.1:{port}", 2),
         env,
         workdir,
     )

@@ -1,4 +1,4 @@
-"""`foureyes audit export`: JSON Lines an outside verifier can check, and OCSF 6003."""
+"""`foureyes audit export`: JSON Lines an outside verifier can check, and OCSF."""
 
 import hashlib
 import json
@@ -67,22 +67,21 @@ def test_ocsf_export_maps_the_fields(engine, db_url, tmp_path):
     denied, evaluated = (json.loads(line) for line in target.read_text().splitlines())
     with Session(engine) as session:
         stored = [json.loads(line) for line in lines(session, "jsonl")]
-    assert (denied["class_uid"], denied["category_uid"]) == (6003, 6)
-    assert (denied["activity_id"], denied["type_uid"]) == (1, 600301)
-    assert denied["api"]["operation"] == "token.denied"
+    assert (denied["class_uid"], denied["category_uid"]) == (3003, 3)
+    assert (denied["activity_id"], denied["type_uid"]) == (1, 300301)
+    assert denied["metadata"]["event_code"] == "token.denied"
     assert denied["time"] == 1738555506789
     assert (denied["status_id"], denied["status"]) == (2, "Failure")
     assert denied["actor"] == {
-        "user": {"name": "alice", "type_id": 1, "type": "User"},
-        "app_name": "repo:acme/agents:ref:refs/heads/main",
+        "user": {"name": "repo:acme/agents:ref:refs/heads/main", "type_id": 4, "type": "Service"}
     }
+    assert denied["unmapped"]["actor"] == "alice"
     assert denied["metadata"]["uid"] == stored[0]["hash"]
     assert denied["metadata"]["sequence"] == 1
-    assert denied["resources"][0] == {"name": "token:t1", "type": "token"}
     assert denied["unmapped"]["reason"] == "administration is never granted"
     assert denied["unmapped"]["data"] == stored[0]["data"]
-    assert (evaluated["activity_id"], evaluated["status_id"]) == (2, 1)
-    assert evaluated["resources"][0]["type"] == "pull_request"
+    assert (evaluated["class_uid"], evaluated["compliance"]["status"]) == (2003, "Fail")
+    assert evaluated["resources"][0] == {"name": "acme/app#7", "type": "pull_request"}
 
 
 def test_export_since_skips_older_events(engine, db_url):

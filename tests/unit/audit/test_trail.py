@@ -202,7 +202,7 @@ def test_an_agents_trail_links_token_pull_request_and_approvals(flask_app):
 
 def test_a_pull_requests_trail_includes_its_push_and_token(flask_app):
     story(flask_app)
-    code, output = trail(flask_app, "--repository", "acme/app", "--pr", "7")
+    code, output = trail(flask_app, "--repo", "acme/app", "--pr", "7")
     assert code == 0, output
     seqs = [int(line.split()[0][1:]) for line in output.splitlines() if line.startswith("#")]
     assert seqs == [1, 3, 4, 5, 7, 8, 9]
@@ -226,3 +226,28 @@ def test_a_repository_trail_and_since(flask_app):
 def test_a_trail_needs_one_clear_filter(flask_app, args):
     code, _ = trail(flask_app, *args)
     assert code == 2
+
+
+def test_an_agents_own_acts_name_the_agent_and_whom_it_works_for(flask_app):
+    """`actor` of a denial or an escalation request is the agent's human: the sentence
+    must say that the agent acted, for her, never that she did."""
+    with flask_app.app_context():
+        for kind, subject in (
+            ("token.denied", "token:-"),
+            ("escalation.requested", "escalation:esc-9"),
+        ):
+            emit(
+                kind,
+                subject=subject,
+                installation_id=1,
+                repository="acme/app",
+                agent=AGENT,
+                actor="alice",
+                decision="denied" if kind == "token.denied" else "pending",
+                reason="workflows: write needs an escalation",
+            )
+    code, output = trail(flask_app, "--agent", AGENT)
+    assert code == 0, output
+    assert f"token denied by agent {AGENT} (for alice): denied" in output
+    assert f"escalation requested by agent {AGENT} (for alice): pending" in output
+    assert "by alice" not in output

@@ -5,7 +5,6 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -19,6 +18,7 @@ from app.audit.emit import emit
 from app.audit.models import AuditEvent
 from app.audit.verify import verify
 from app.db import make_engine
+from app.serve import worker_command
 from tests.unit.audit.conftest import app_settings
 
 pytestmark = pytest.mark.redis
@@ -30,23 +30,7 @@ ROOT = Path(__file__).resolve().parents[3]
 def start_worker(env, log_path):
     log = open(log_path, "ab")  # noqa: SIM115 - the worker writes it until it dies
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "workers",
-            "worker",
-            "-Q",
-            "audit",
-            "--concurrency",
-            "1",
-            "--loglevel",
-            "INFO",
-            "--without-mingle",
-            "--without-gossip",
-            "--without-heartbeat",
-        ],
+        worker_command(1, "-Q", "audit", "--without-heartbeat"),
         cwd=env["FOUREYES_INSTANCE_PATH"],
         env=env,
         stdout=log,

@@ -193,7 +193,7 @@ def test_missing_app_permission_is_an_error(simulator, tmp_path, monkeypatch):
 
     manifest = load_manifest()
     permissions = needed_permissions(manifest)
-    del permissions["environments"]
+    del permissions["members"]
     events = [e for e in needed_events(manifest) if e != "deployment_protection_rule"]
     installed = simulator.install(account="acme", permissions=permissions, events=events)
     doctor = Doctor(simulator, installed, tmp_path)
@@ -202,7 +202,7 @@ def test_missing_app_permission_is_an_error(simulator, tmp_path, monkeypatch):
     assert result.exit_code == 1
     app_findings = doctor.findings("(app)")
     messages = " ".join(f["message"] for f in app_findings)
-    assert "environments: none" in messages
+    assert "members: none" in messages
     assert "deployment_protection_rule" in messages
     assert "Permissions & events" in app_findings[0]["fix"]
 
@@ -266,7 +266,7 @@ def test_doctor_in_setup_mode_says_what_to_do(tmp_path, monkeypatch):
 
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(cli, ["doctor"], env={"APP_ID": ""})
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # could not run, as every command says it
     assert "register the app first" in result.output
 
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
+
 from app.github.publish import run_key
 from app.simulator.model import RecordedRequest
-from tests.unit.github.conftest import AGENT, REPO, Gate, conditional, counted
+from tests.unit.github.conftest import AGENT, POLICY, REPO, Gate, conditional, counted
 
 POLICY_GET = f"GET /repos/{REPO}/contents/.github/foureyes.yml"
 PULL = f"/repos/{REPO}/pulls/1"
@@ -129,3 +131,50 @@ def test_a_retry_after_a_lost_create_response_updates_the_run_instead_of_adding_
     [updated] = gate.check_runs(head)
     assert updated.id == run.id
     assert updated.conclusion == "success"
+
+
+ORG_POLICY_GET = "GET /repos/acme/.github/contents/foureyes.yml"
+
+
+@pytest.fixture(params=["repository", "organisation", "built-in"])
+def configured(request: pytest.FixtureRequest, gate: Gate) -> Gate:
+    """The gate with the policy in the repository, only in the org's `.github`
+    repository, or nowhere (the built-in default)."""
+    if request.param != "repository":
+        gate.simulator.push_default_branch(
+            REPO, {".github/foureyes.yml": None}, pusher="maintainer"
+        )
+        gate.deliver("push")
+    if request.param == "organisation":
+        gate.simulator.add_repo("acme/.github", files={"foureyes.yml": POLICY})
+    return gate
+
+
+def test_the_budget_per_event_holds_wherever_the_policy_lives(configured: Gate):
+    """Warm: a review costs at most 3 counted requests and a push at most 4, also when
+    the policy files are absent (a 404 has no ETag: its absence is remembered)."""
+    number = warm(configured)
+    configured.simulator.review(REPO, number, "maintainer")
+    review = counted(configured.deliver("pull_request_review"))
+    configured.simulator.push(REPO, number, author=AGENT, files={"src/a.py": "2\n"})
+    push = counted(configured.deliver("pull_request"))
+    assert len(review) <= 3, review
+    assert len(push) <= 4, push
+    for requests in (review, push):
+        assert POLICY_GET not in requests
+        assert ORG_POLICY_GET not in requests
+
+
+def test_a_policy_added_to_the_default_branch_is_read_at_once(gate: Gate):
+    """The remembered absence ends with the push that adds the file."""
+    gate.simulator.push_default_branch(REPO, {".github/foureyes.yml": None}, pusher="maintainer")
+    gate.deliver("push")
+    number = gate.simulator.open_pull_request(REPO, author=AGENT, files={"src/a.py": "1\n"})
+    gate.deliver("pull_request")
+    [run] = gate.check_runs(gate.head(number))
+    assert run.conclusion == "success"  # the built-in default: ci-agent-1 is no agent
+    gate.simulator.push_default_branch(REPO, {".github/foureyes.yml": POLICY}, pusher="maintainer")
+    requests = gate.deliver("push")
+    assert f"GET {POLICY_GET.removeprefix('GET ')}" in counted(requests)
+    [run] = gate.check_runs(gate.head(number))
+    assert run.conclusion == "action_required"  # the repository's policy: ci-agent-* gated

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
+from werkzeug.serving import make_server
 from werkzeug.test import TestResponse
 
 from app import create_app
@@ -147,3 +149,23 @@ def broker(request, tmp_path, issuer, simulator) -> Iterator[Broker]:
             for key in deps.state.client.scan_iter(f"{deps.state.prefix}*"):
                 deps.state.client.delete(key)
         deps.engine.dispose()
+
+
+@pytest.fixture
+def served(broker) -> Iterator[str]:
+    """The broker's Flask app on a loopback port, as agents reach it."""
+    server = make_server("127.0.0.1", 0, broker.app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+
+
+def audience_env(broker, url: str) -> None:
+    """The broker's audience is its own URL: here, the loopback one."""
+    from dataclasses import replace
+
+    deps = broker.app.extensions["foureyes"]
+    deps.settings = replace(deps.settings, foureyes_url=url)

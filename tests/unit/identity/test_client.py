@@ -3,26 +3,11 @@
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
 
-import pytest
 from click.testing import CliRunner
-from werkzeug.serving import make_server
 
 from app.cli import cli
-
-
-@pytest.fixture
-def served(broker) -> Iterator[str]:
-    """The broker's Flask app on a loopback port, as agents reach it."""
-    server = make_server("127.0.0.1", 0, broker.app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
+from tests.unit.identity.conftest import audience_env
 
 
 def request_args(url: str, *extra: str) -> list[str]:
@@ -30,14 +15,6 @@ def request_args(url: str, *extra: str) -> list[str]:
         "token", "request", "--repo", "acme/agents",
         "--permissions", "contents:write,pull_requests:read", "--url", url, *extra,
     ]  # fmt: skip
-
-
-def audience_env(broker, url: str) -> None:
-    """The broker's audience is its own URL: here, the loopback one."""
-    from dataclasses import replace
-
-    deps = broker.app.extensions["foureyes"]
-    deps.settings = replace(deps.settings, foureyes_url=url)
 
 
 def test_request_prints_the_token_for_gh_token(broker, served):

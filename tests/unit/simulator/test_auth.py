@@ -135,3 +135,47 @@ def test_requests_are_recorded_without_credentials(
     assert recorded.auth == "installation"
     assert recorded.installation_id == installed.installation_id
     assert "authorization" not in {name.lower() for name in recorded.headers}
+
+
+def test_a_jwt_under_the_token_scheme_is_refused_as_github_does(
+    simulator: Simulator, installed: Installed
+) -> None:
+    """GitHub reads `token X` as an OAuth or installation token: a JWT there is 401."""
+    jwt_ = app_jwt(installed)
+    for scheme in ("token", "TOKEN"):
+        refused = CLIENT.get(simulator.url + "/app", headers={"Authorization": f"{scheme} {jwt_}"})
+        assert refused.status_code == 401
+        assert refused.json()["message"] == "A JSON web token could not be decoded"
+    accepted = CLIENT.get(simulator.url + "/app", headers={"Authorization": f"bearer {jwt_}"})
+    assert accepted.status_code == 200
+
+
+def test_a_jwt_longer_than_ten_minutes_or_issued_in_the_future_is_refused(
+    simulator: Simulator, installed: Installed
+) -> None:
+    now = int(time.time())
+
+    def signed(iat: int, exp: int) -> str:
+        claims = {"iat": iat, "exp": exp, "iss": str(installed.app_id)}
+        return jwt.encode(claims, installed.private_key, algorithm="RS256")
+
+    # exp is within 10 minutes of now, but 11 minutes after iat: GitHub caps exp - iat.
+    assert status(simulator, "GET", "/app", signed(now - 300, now + 360)) == 401
+    assert status(simulator, "GET", "/app", signed(now + 300, now + 500)) == 401
+    assert status(simulator, "GET", "/app", signed(now - 60, now + 540)) == 200
+
+
+def test_installation_tokens_work_under_both_schemes(
+    simulator: Simulator, installed: Installed
+) -> None:
+    token = mint(simulator, installed).json()["token"]
+    for scheme in ("token", "Bearer"):
+        answer = CLIENT.get(
+            simulator.url + "/repos/acme/widgets", headers={"Authorization": f"{scheme} {token}"}
+        )
+        assert answer.status_code == 200
+    unknown = CLIENT.get(
+        simulator.url + "/repos/acme/widgets", headers={"Authorization": "token ghs_unknown"}
+    )
+    assert unknown.status_code == 401
+    assert unknown.json()["message"] == "Bad credentials"
