@@ -9,15 +9,17 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from githubkit import GitHub
 
+from app.errors import GoneError
+from app.github.answers import github_said
 from app.github.client import github_errors, parse_time
 from app.github.gather import LoadedPolicy, gather_pull_request, load_repository_policy, pages
-from app.policy.evaluate import evaluate, policy_error_result
+from app.policy.evaluate import error_result, evaluate, policy_error_result
 from app.policy.facts import AgentLink
 from app.policy.result import Conclusion, Node, Result, Status
 from app.services import Services
@@ -146,15 +148,21 @@ def merge_group_pulls(gh: GitHub, repository: str, group: dict[str, Any]) -> lis
     if match:
         numbers.add(int(match.group(1)))
     basehead = f"{group['base_sha']}...{group['head_sha']}"
-    commits = list(
-        pages(
-            lambda page: gh.rest.repos.compare_commits(
-                owner, name, basehead, page=page, per_page=100
-            ),
-            250,
-            key="commits",
+    try:
+        commits = list(
+            pages(
+                lambda page: gh.rest.repos.compare_commits(
+                    owner, name, basehead, page=page, per_page=100
+                ),
+                250,
+                key="commits",
+            )
         )
-    )
+    except GoneError as exc:
+        raise GoneError(
+            f"GitHub could not compare the merge group's base and head ({basehead}): "
+            + github_said(exc)
+        ) from exc
     parents: set[str] = set()
     for commit in commits:
         for found in MESSAGE_REF.finditer((commit.get("commit") or {}).get("message", "")):
@@ -166,6 +174,28 @@ def merge_group_pulls(gh: GitHub, repository: str, group: dict[str, Any]) -> lis
             open_pulls = gh.rest.pulls.list(owner, name, state="open", per_page=100).json()
         numbers.update(pull["number"] for pull in open_pulls if pull["head"]["sha"] in parents)
     return sorted(numbers)
+
+
+def judge_merge_group(deps: Services, gh: GitHub, repository: str, group: dict[str, Any]) -> Result:
+    """The merge group's result. A pull request the group names that GitHub does not know
+    (a commit message may name any number) fails the group, named in the summary; a
+    comparison GitHub refuses fails the whole group with GitHub's answer."""
+    head_sha = group["head_sha"]
+    try:
+        numbers = merge_group_pulls(gh, repository, group)
+    except GoneError as exc:
+        return error_result(str(exc), "", head_sha)
+    decisions = {}
+    for number in numbers:
+        try:
+            pull = fetch_pull(gh, repository, number)
+        except GoneError as exc:
+            unread = f"pull request #{number}, which the merge group names, could not be read"
+            result = error_result(f"{unread}: {github_said(exc)}", "", head_sha)
+            decisions[number] = Decision(replace(result, title=f"Blocked: {unread}"), {}, None)
+            continue
+        decisions[number] = decide(deps, gh, repository, pull)
+    return merge_group_result(head_sha, decisions)
 
 
 def merge_group_result(head_sha: str, decisions: dict[int, Decision]) -> Result:
@@ -192,7 +222,8 @@ def merge_group_result(head_sha: str, decisions: dict[int, Decision]) -> Result:
             if any(d.result.conclusion == "failure" for d in decisions.values())
             else Conclusion.ACTION_REQUIRED
         )
-        conclusion, title = worst, f"Blocked: {', '.join(blocking)} not approved"
+        verdict = "not approved" if worst == Conclusion.ACTION_REQUIRED else "failing"
+        conclusion, title = worst, f"Blocked: {', '.join(blocking)} {verdict}"
     else:
         conclusion, title = (
             Conclusion.SUCCESS,

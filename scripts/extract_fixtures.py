@@ -21,11 +21,16 @@ adds its own with `--rest NAME` or `--webhook EVENT.ACTION` without editing this
 A webhook example that githubkit parses is preferred, and among those app deliveries
 (that carry an `installation`); the simulator patches the rest (app, details_url...)
 and its tests check that every payload it sends parses.
+
+Every webhook example (all events, all actions, app and repository deliveries alike) is
+also written, compact and gzip'd, to `tests/fixtures/webhook-examples.json.gz`: a test
+sends each one to the intake and the worker as GitHub would.
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import sys
 from pathlib import Path
@@ -45,6 +50,9 @@ NPMX = Path("/tmp/npmx")  # noqa: S108 - a developer's scratch folder, read only
 DEFAULT_OPENAPI = NPMX / "octokit-openapi-23.0.2/package/generated/api.github.com.json"
 DEFAULT_DEREF = DEFAULT_OPENAPI.with_suffix(".deref.json")
 DEFAULT_WEBHOOKS = NPMX / "octokit-webhooks-examples-7.6.1/package/api.github.com/index.json"
+# Every webhook example, as `[[event, payload], ...]`: the intake and the worker must take
+# each one as GitHub sends it (tests/unit/workers/test_webhook_examples.py).
+ALL_WEBHOOK_EXAMPLES = ROOT / "tests" / "fixtures" / "webhook-examples.json.gz"
 
 REST = (
     "integration",
@@ -232,6 +240,15 @@ def write(path: Path, value: Any) -> int:
     return len(text)
 
 
+def write_all_examples(path: Path, index: list[dict[str, Any]]) -> int:
+    """Every example of every event, compact and gzip'd (mtime 0: the same bytes each run)."""
+    examples = [[entry["name"], example] for entry in index for example in entry["examples"]]
+    text = json.dumps(examples, separators=(",", ":"), sort_keys=True).encode()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(text, compresslevel=9, mtime=0))
+    return len(examples)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--openapi", type=Path, default=DEFAULT_OPENAPI)
@@ -258,9 +275,11 @@ def main(argv: list[str] | None = None) -> int:
     total += write(FIXTURES / "rest-operations.json", extract_operations(spec, args.inventory))
     operations = extract_route_operations(json.loads(args.openapi_deref.read_text()))
     total += write(FIXTURES / OPERATIONS, operations)
+    count = write_all_examples(ALL_WEBHOOK_EXAMPLES, index)
     sys.stderr.write(
         f"wrote {len(operations['paths'])} described paths, {len(rest_names)} REST and "
-        f"{len(hook_names)} webhook fixtures, {total} bytes\n"
+        f"{len(hook_names)} webhook fixtures, {total} bytes; all {count} webhook examples "
+        f"to {ALL_WEBHOOK_EXAMPLES.relative_to(ROOT)}\n"
     )
     return 0
 

@@ -30,10 +30,11 @@ def on_deployment_protection_rule(payload: dict[str, Any], deps: Services) -> No
     review_deployment_task.apply_async(args=(request.as_dict(),))
 
 
-@shared_task(name="workers.deployments.review_deployment")
-def review_deployment_task(request: dict[str, Any]) -> str:
+@shared_task(name="workers.deployments.review_deployment", bind=True)
+def review_deployment_task(self: Any, request: dict[str, Any]) -> str:
     """Approve, reject or hold one deployment (an environment of a workflow run)."""
-    return review_deployment(services(), DeploymentRequest(**request))
+    last_attempt = self.request.retries >= (self.max_retries or 0)
+    return review_deployment(services(), DeploymentRequest(**request), last_attempt)
 
 
 @shared_task(name="workers.deployments.expire_deployment_reviews")

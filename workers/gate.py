@@ -21,16 +21,9 @@ from celery import current_task, shared_task
 from app import metrics
 from app.audit.emit import emit
 from app.deploy.records import record_passed_head
-from app.errors import TransientError
-from app.gate import (
-    Decision,
-    current_pull,
-    decide,
-    fetch_pull,
-    merge_group_pulls,
-    merge_group_result,
-    offer_pull,
-)
+from app.errors import GoneError, TransientError
+from app.gate import Decision, current_pull, decide, judge_merge_group, offer_pull
+from app.github.answers import github_said
 from app.github.client import github_errors
 from app.github.gather import (
     ORG_POLICY_PATH,
@@ -281,6 +274,10 @@ def evaluate_pull_request(self: Any, installation_id: int, repository: str, numb
                 if self.request.retries < self.max_retries:
                     raise
                 decision, result = None, error_result(str(exc), "", pull["head"]["sha"])
+            except GoneError as exc:
+                # Something the decision needs is not on GitHub (a commit, a comparison):
+                # fail closed with GitHub's answer rather than an "internal error".
+                decision, result = None, error_result(github_said(exc), "", pull["head"]["sha"])
             except Exception as exc:
                 log.exception("gate.evaluation_error")
                 decision = None
@@ -393,15 +390,32 @@ def record_decision(
     log.info("gate.published", head_sha=head_sha, conclusion=str(result.conclusion))
 
 
-@shared_task(name="workers.gate.evaluate_merge_group")
-def evaluate_merge_group(installation_id: int, repository: str, group: dict[str, str]) -> str:
-    """A merge group's check: it passes only when every pull request in it passes."""
+@shared_task(name="workers.gate.evaluate_merge_group", bind=True)
+def evaluate_merge_group(
+    self: Any, installation_id: int, repository: str, group: dict[str, str]
+) -> str:
+    """A merge group's check: it passes only when every pull request in it passes.
+
+    Whatever cannot be read fails the check with the reason (after the retries, for a
+    transient error): the queue is answered at once instead of waiting for its timeout.
+    """
     deps = services()
+    head_sha = group["head_sha"]
+    structlog.contextvars.bind_contextvars(
+        installation=installation_id, repository=repository, merge_group=head_sha
+    )
     gh = deps.github.for_installation(installation_id)
     with gh:
-        decisions = {}
-        for number in merge_group_pulls(gh, repository, group):
-            decisions[number] = decide(deps, gh, repository, fetch_pull(gh, repository, number))
-        result = merge_group_result(group["head_sha"], decisions)
+        try:
+            result = judge_merge_group(deps, gh, repository, group)
+        except TransientError as exc:
+            if self.request.retries < self.max_retries:
+                raise
+            result = error_result(str(exc), "", head_sha)
+        except GoneError as exc:
+            result = error_result(github_said(exc), "", head_sha)
+        except Exception as exc:
+            log.exception("gate.evaluation_error")
+            result = error_result(f"internal error {type(exc).__name__}", "", head_sha)
         record_decision(deps, gh, installation_id, repository, 0, result, None)
     return str(result.conclusion)

@@ -64,18 +64,22 @@ def on_pull_request_closed(payload: dict[str, Any], deps: Services) -> None:
     )
 
 
-@shared_task(name="workers.guards.guard_workflow_run")
+@shared_task(name="workers.guards.guard_workflow_run", bind=True)
 def guard_workflow_run(
-    installation_id: int, repository: str, run_id: int, default_branch: str
+    self: Any, installation_id: int, repository: str, run_id: int, default_branch: str
 ) -> str:
     """Cancel (or flag) a run of agent-changed CI code that no human approved."""
-    return guard_run(services(), installation_id, repository, run_id, default_branch)
+    last_attempt = self.request.retries >= (self.max_retries or 0)
+    return guard_run(services(), installation_id, repository, run_id, default_branch, last_attempt)
 
 
-@shared_task(name="workers.guards.guard_push")
-def guard_push_task(installation_id: int, repository: str, push: dict[str, Any]) -> list[str]:
+@shared_task(name="workers.guards.guard_push", bind=True)
+def guard_push_task(
+    self: Any, installation_id: int, repository: str, push: dict[str, Any]
+) -> list[str]:
     """Flag an agent's push to the default or a protected branch, outside its prefix, or forced."""
-    return list(guard_push(services(), installation_id, repository, push))
+    last_attempt = self.request.retries >= (self.max_retries or 0)
+    return list(guard_push(services(), installation_id, repository, push, last_attempt))
 
 
 @shared_task(name="workers.guards.record_merge")

@@ -25,9 +25,21 @@ def routers() -> list[Router]:
     return [gate.router, tokens.router, deployments.router, guards.router]
 
 
+NOT_AN_APP_DELIVERY = "not an app delivery: the payload carries no installation"
+
+
 def _repository(payload: dict[str, Any]) -> str | None:
     repo = payload.get("repository")
     return repo.get("full_name") if isinstance(repo, dict) else None
+
+
+def _account(payload: dict[str, Any]) -> str | None:
+    """The organisation (or enterprise) an event without a repository is about."""
+    for key in ("organization", "enterprise"):
+        found = payload.get(key)
+        if isinstance(found, dict) and (found.get("login") or found.get("slug")):
+            return f"{key}:{found.get('login') or found.get('slug')}"
+    return None
 
 
 # A delivery's task message is compressed (Celery's `compression`, which kombu undoes
@@ -40,7 +52,8 @@ ZLIB_CONTENT_TYPE = "application/x-gzip"  # the header kombu writes for, and rea
 @shared_task(name="workers.webhooks.process_delivery", compression=COMPRESSION)
 def process_delivery(event: str, delivery: str, payload: dict[str, Any]) -> int:
     """Handle one accepted delivery. Idempotent: a redelivered task re-runs safely."""
-    installation = (payload.get("installation") or {}).get("id")
+    found = payload.get("installation")
+    installation = found.get("id") if isinstance(found, dict) else None
     repository = _repository(payload)
     number = (payload.get("pull_request") or payload.get("issue") or {}).get("number")
     structlog.contextvars.bind_contextvars(
@@ -51,12 +64,17 @@ def process_delivery(event: str, delivery: str, payload: dict[str, Any]) -> int:
         pr=number,
     )
     sender = (payload.get("sender") or {}).get("login")
+    ignored = ignored_because(event, payload, installation)
     emit(
         "webhook.received",
-        subject=repository or f"installation:{installation}",
+        subject=repository
+        or _account(payload)
+        or (f"installation:{installation}" if installation else f"webhook:{event}"),
         installation_id=installation,
         repository=repository,
         actor=sender,
+        decision="ignored" if ignored else None,
+        reason=ignored,
         data={
             "event": event,
             "action": payload.get("action"),
@@ -65,9 +83,27 @@ def process_delivery(event: str, delivery: str, payload: dict[str, Any]) -> int:
         },
         key=f"webhook.received:{delivery}",
     )
+    if ignored:
+        log.info("webhook.ignored", reason=ignored, handlers=0)
+        return 0
     handled = dispatch(routers(), event, payload, services())
-    log.info("webhook.processed" if handled else "webhook.ignored", handlers=handled)
+    log.info("webhook.processed", handlers=handled)
     return handled
+
+
+def ignored_because(event: str, payload: dict[str, Any], installation: Any) -> str | None:
+    """Why no handler runs for the delivery, or None when some do.
+
+    Repository and organisation webhooks send the same events as an app, without an
+    installation: nothing can be done for them (there is no token to act with), so they
+    stop here, in one place, rather than in each handler.
+    """
+    if not isinstance(installation, int):
+        return NOT_AN_APP_DELIVERY
+    action = payload.get("action")
+    if not any(router.handlers(event, action) for router in routers()):
+        return f"no handler for {event}" + (f".{action}" if action else "")
+    return None
 
 
 def delivery_argsrepr(event: str, delivery: str) -> str:

@@ -129,9 +129,10 @@ def describe(event: AuditEvent) -> list[str]:
         action = f".{data['action']}" if data.get("action") else ""
         sender = data.get("sender") or event.actor or "?"
         merged = " (merged)" if data.get("merged") else ""
+        ignored = f", ignored: {event.reason}" if event.decision == "ignored" else ""
         return [
             f"{data.get('event', '?')}{action}{merged} from {sender} "
-            f"(delivery {data.get('delivery')})"
+            f"(delivery {data.get('delivery')}){ignored}"
         ]
     if event.type == "gate.evaluated":
         result = data.get("result") or {}

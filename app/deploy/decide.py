@@ -100,3 +100,14 @@ def policy_error_decision(error: str) -> DeploymentDecision:
         f"foureyes: rejected. The repository's policy is invalid, so no deployment can be "
         f"judged until it is fixed: {error}",
     )
+
+
+def unreadable_decision(reason: str) -> DeploymentDecision:
+    """Fail closed: what the deployment would ship could not be read from GitHub."""
+    return DeploymentDecision(
+        "rejected",
+        None,
+        ("what is deployed could not be read from GitHub",),
+        f"foureyes: rejected. What this deployment would ship could not be read from "
+        f"GitHub, so nobody can say it is safe: {reason}",
+    )

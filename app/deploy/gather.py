@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from githubkit import GitHub
+from githubkit.exception import RequestFailed
 
 from app.deploy import records
 from app.deploy.provenance import Provenance, commit_provenance
@@ -179,8 +180,15 @@ def _judged(
 
 def first_parent(gh: GitHub, repository: str, sha: str) -> str | None:
     owner, name = repository.split("/", 1)
-    with github_errors():
-        parents = gh.rest.repos.get_commit(owner, name, sha).json().get("parents") or []
+    try:
+        with github_errors():
+            parents = gh.rest.repos.get_commit(owner, name, sha).json().get("parents") or []
+    except RequestFailed as exc:
+        # GitHub answers an unknown commit with 422 "No commit found for SHA: ..." (its
+        # message reaches the reason through `github_said`, which reads the cause).
+        if exc.response.status_code != 422:
+            raise
+        raise GoneError(f"GitHub answered 422 for {exc.request.url.path}") from exc
     return parents[0]["sha"] if parents else None
 
 

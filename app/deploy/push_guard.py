@@ -12,6 +12,7 @@ from typing import Any
 
 import structlog
 from githubkit import GitHub
+from githubkit.exception import RequestFailed
 from sqlalchemy.exc import IntegrityError
 
 from app.audit.emit import emit
@@ -20,7 +21,7 @@ from app.deploy.gather import branch_protected
 from app.deploy.models import PushFlagIssue
 from app.deploy.provenance import agent_reason
 from app.deploy.pushes import PushFacts, PushFlags, merge_flags, push_flags
-from app.errors import TransientError
+from app.errors import GoneError, TransientError
 from app.gate import agent_link_for
 from app.github.client import github_errors
 from app.github.gather import load_repository_policy
@@ -34,31 +35,56 @@ log = structlog.get_logger()
 NOTE_TTL = 2 * 24 * 3600.0
 
 
-def _policy(gh: GitHub, deps: Services, repository: str, default_branch: str) -> Policy:
-    """The repository's policy; with a broken one, the built-in default still knows this
-    app's bot, so agent-token pushes are flagged whatever the file says."""
-    loaded = load_repository_policy(gh, deps.state, repository, default_branch)
+def _policy(
+    gh: GitHub, deps: Services, repository: str, default_branch: str, last_attempt: bool = False
+) -> Policy:
+    """The repository's policy; with a broken or (on the last attempt) unreadable one, the
+    built-in default still knows this app's bot, so agent-token pushes are flagged
+    whatever the file says."""
+    try:
+        loaded = load_repository_policy(gh, deps.state, repository, default_branch)
+    except TransientError as exc:
+        if not last_attempt:
+            raise
+        log.warning("push_guard.policy_unreadable", reason=str(exc), outcome="default policy")
+        return DEFAULT_POLICY
     return loaded.policy or DEFAULT_POLICY
 
 
+def _protected(gh: GitHub, repository: str, branch: str, last_attempt: bool) -> bool | None:
+    """GitHub's `protected` flag; None when GitHub still fails on the last attempt."""
+    try:
+        return branch_protected(gh, repository, branch)
+    except TransientError as exc:
+        if not last_attempt:
+            raise
+        log.warning("push_guard.unreadable", reason=str(exc), outcome="protection unknown")
+        return None
+
+
 def guard_push(
-    deps: Services, installation_id: int, repository: str, push: dict[str, Any]
+    deps: Services,
+    installation_id: int,
+    repository: str,
+    push: dict[str, Any],
+    last_attempt: bool = True,
 ) -> tuple[str, ...]:
-    """Flag the push when an agent identity made it where agents must not write."""
+    """Flag the push when an agent identity made it where agents must not write.
+
+    `last_attempt`: what GitHub still fails to answer is judged as the worst case (the
+    built-in policy, a branch that may be protected) instead of raised for a retry.
+    """
     app_bot = deps.github.bot_login()
     gh = deps.github.for_installation(installation_id)
-    policy = _policy(gh, deps, repository, push["default_branch"])
+    policy = _policy(gh, deps, repository, push["default_branch"], last_attempt)
     if agent_reason(policy, app_bot, push["sender"]) is None:
         return ()
     ref = push["ref"]
     branch = ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else None
     link = agent_link_for(deps, repository, ref) if branch else None
-    protected = bool(
-        branch
-        and branch != push["default_branch"]
-        and not push["deleted"]
-        and branch_protected(gh, repository, branch)
-    )
+    protected: bool | None = False
+    if branch and branch != push["default_branch"] and not push["deleted"]:
+        protected = _protected(gh, repository, branch, last_attempt)
     facts = PushFacts(
         repository=repository,
         ref=ref,
@@ -136,16 +162,24 @@ def record_merge(
 
 
 def _check_passed(deps: Services, gh: GitHub, repository: str, head_sha: str) -> bool:
-    """Did this app's check pass on `head_sha` (a decision made before provenance was kept)?"""
+    """Did this app's check pass on `head_sha` (a decision made before provenance was kept)?
+    A head GitHub cannot find (404, or 422 "No commit found") did not pass: fail closed."""
     owner, name = repository.split("/", 1)
-    with github_errors():
-        runs = gh.rest.checks.list_for_ref(
-            owner,
-            name,
-            head_sha,
-            check_name=deps.settings.check_name,
-            app_id=int(deps.settings.app_id or 0),
-        ).json()
+    try:
+        with github_errors():
+            runs = gh.rest.checks.list_for_ref(
+                owner,
+                name,
+                head_sha,
+                check_name=deps.settings.check_name,
+                app_id=int(deps.settings.app_id or 0),
+            ).json()
+    except GoneError:
+        return False
+    except RequestFailed as exc:
+        if exc.response.status_code != 422:
+            raise
+        return False
     return any(run.get("conclusion") == "success" for run in runs.get("check_runs") or ())
 
 

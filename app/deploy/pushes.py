@@ -21,7 +21,7 @@ class PushFacts:
     ref: str  # refs/heads/... or refs/tags/...
     pusher: str  # the sender's login (an agent token pushes as this app's bot)
     default_branch: str
-    protected: bool  # GitHub's `protected` flag of the pushed branch
+    protected: bool | None  # GitHub's `protected` flag of the pushed branch; None: unknown
     forced: bool = False
     deleted: bool = False
     app_bot_login: str = "foureyes[bot]"
@@ -57,6 +57,9 @@ def push_flags(policy: Policy, facts: PushFacts) -> PushFlags:
         reasons.append(f"pushed to the default branch {facts.default_branch}")
     elif facts.protected:
         reasons.append(f"pushed to the protected branch {name}")
+    elif facts.protected is None:
+        # Fail closed: GitHub could not say whether the branch is protected.
+        reasons.append(f"pushed to {name}, which may be protected (GitHub could not say)")
     if is_app_bot and facts.agent_link is None:
         # Agent tokens may write only under `agents/<rule>/<token_id>/`.
         reasons.append(f"pushed to {name}, outside any agent token's branch prefix")

@@ -23,13 +23,15 @@ from app.deploy.decide import (
     DeploymentFacts,
     decide_deployment,
     policy_error_decision,
+    unreadable_decision,
 )
 from app.deploy.gather import provenance_of, workflow_run
 from app.deploy.models import DeploymentReview
 from app.deploy.outcome import finish
 from app.deploy.provenance import agent_reason
 from app.deploy.respond import callback_run_id
-from app.errors import GoneError
+from app.errors import GoneError, TransientError
+from app.github.answers import github_said
 from app.github.gather import account, load_repository_policy
 from app.identity.escalation import PENDING_TTL
 from app.identity.links import find_agent_link
@@ -142,20 +144,38 @@ def decide(deps: Services, gh: GitHub, request: DeploymentRequest) -> Judged:
     )
 
 
-def review_deployment(deps: Services, request: DeploymentRequest) -> str:
-    """Answer the request (or hold it for a human); returns the review's status."""
+def review_deployment(deps: Services, request: DeploymentRequest, last_attempt: bool = True) -> str:
+    """Answer the request (or hold it for a human); returns the review's status.
+
+    `last_attempt`: a transient error rejects the deployment instead of being raised for
+    a retry. What GitHub says is not there (an unknown commit, unrelated histories)
+    rejects it at once: a deployment is never left waiting without an answer.
+    """
     structlog.contextvars.bind_contextvars(
         repository=request.repository, run_id=request.run_id, environment=request.environment
     )
     review = _existing(deps, request)
     gh = deps.github.for_installation(request.installation_id)
     if review is None:
-        review = _record(deps, request, decide(deps, gh, request))
+        review = _record(deps, request, _judge(deps, gh, request, last_attempt))
     if review.status == "pending":
         approval.ask(deps, gh, review)
     elif not review.answered:
         finish(deps, gh, review)
     return review.status
+
+
+def _judge(deps: Services, gh: GitHub, request: DeploymentRequest, last_attempt: bool) -> Judged:
+    try:
+        return decide(deps, gh, request)
+    except GoneError as exc:
+        reason = github_said(exc)
+    except TransientError as exc:
+        if not last_attempt:
+            raise
+        reason = f"{exc} (still failing after the retries)"
+    log.warning("deployment.unreadable", reason=reason)
+    return Judged(unreadable_decision(reason))
 
 
 def _record(deps: Services, request: DeploymentRequest, judged: Judged) -> DeploymentReview:

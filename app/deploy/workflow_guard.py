@@ -16,11 +16,12 @@ from githubkit.exception import RequestFailed
 
 from app.audit.emit import emit
 from app.deploy import records
-from app.deploy.gather import compare, workflow_run
+from app.deploy.gather import Comparison, compare, workflow_run
 from app.deploy.provenance import agent_reason
 from app.deploy.workflows import WorkflowDecision, WorkflowRunFacts, decide_workflow_run
-from app.errors import GoneError
+from app.errors import GoneError, TransientError
 from app.gate import agent_link_for, fetch_pull
+from app.github.answers import github_said
 from app.github.client import github_errors
 from app.github.gather import account, load_repository_policy
 from app.identity.escalation import fenced
@@ -33,9 +34,18 @@ DONE_TTL = 7 * 24 * 3600.0
 
 
 def guard_run(
-    deps: Services, installation_id: int, repository: str, run_id: int, default_branch: str
+    deps: Services,
+    installation_id: int,
+    repository: str,
+    run_id: int,
+    default_branch: str,
+    last_attempt: bool = True,
 ) -> str:
-    """Judge the run as it is now; cancel, flag or leave it. Returns the action taken."""
+    """Judge the run as it is now; cancel, flag or leave it. Returns the action taken.
+
+    `last_attempt`: a transient error while reading what the run changes is judged as
+    unknown (the worst case) instead of being raised for a retry.
+    """
     structlog.contextvars.bind_contextvars(repository=repository, run_id=run_id)
     gh = deps.github.for_installation(installation_id)
     try:
@@ -50,7 +60,7 @@ def guard_run(
         # The gate already fails closed on every pull request; a run is not a merge.
         log.info("workflow_guard.policy_invalid", error=str(loaded.error))
         return "policy-invalid"
-    facts = _facts(deps, gh, repository, run, default_branch)
+    facts = _facts(deps, gh, repository, run, default_branch, last_attempt)
     decision = decide_workflow_run(loaded.policy, facts)
     log.info("workflow_guard.decided", action=decision.action, changed=decision.changed)
     if decision.action == "none" or decision.action == "allow":
@@ -100,15 +110,36 @@ def _agent(policy: Policy, facts: WorkflowRunFacts) -> str | None:
     return None
 
 
+def unreadable(exc: Exception) -> None:
+    """What the run changes could not be read: the decision assumes the worst (an agent's
+    change to CI code), so an unapproved run is cancelled or flagged, never let through."""
+    log.warning("workflow_guard.unreadable", reason=github_said(exc), outcome="judged as unknown")
+
+
 def _facts(
-    deps: Services, gh: GitHub, repository: str, run: dict[str, Any], default_branch: str
+    deps: Services,
+    gh: GitHub,
+    repository: str,
+    run: dict[str, Any],
+    default_branch: str,
+    last_attempt: bool,
 ) -> WorkflowRunFacts:
     head_sha = run["head_sha"]
     head_branch = run.get("head_branch") or ""
     pulls = run.get("pull_requests") or []
-    pull = fetch_pull(gh, repository, pulls[0]["number"]) if pulls else None
-    base = pull["base"]["sha"] if pull else default_branch
-    found = compare(gh, deps, repository, base, head_sha)
+    pull = None
+    try:
+        pull = fetch_pull(gh, repository, pulls[0]["number"]) if pulls else None
+        base = pull["base"]["sha"] if pull else default_branch
+        found: Comparison | None = compare(gh, deps, repository, base, head_sha)
+    except GoneError as exc:
+        unreadable(exc)
+        found = None
+    except TransientError as exc:
+        if not last_attempt:
+            raise
+        unreadable(exc)
+        found = None
     return WorkflowRunFacts(
         repository=repository,
         run_id=int(run["id"]),
@@ -118,8 +149,8 @@ def _facts(
         triggering_actor=account(run.get("triggering_actor")),
         pull_number=pull["number"] if pull else None,
         pull_author=account(pull["user"]) if pull else None,
-        files=found.files if found.complete else None,
-        commits=found.commits if found.complete else None,
+        files=found.files if found and found.complete else None,
+        commits=found.commits if found and found.complete else None,
         head_approved=records.head_passed(deps, repository, head_sha),
         app_bot_login=deps.github.bot_login(),
         agent_link=agent_link_for(deps, repository, head_branch) if head_branch else None,

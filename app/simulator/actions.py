@@ -1,5 +1,5 @@
 """The simulated GitHub Actions side: workflow runs, deployments, deployment protection
-rules, protected branches and the comparison of two commits.
+rules and protected branches.
 
 Kept beside the `World` (one `ActionsState` per world, created on first use) so that the
 core simulator does not grow for one feature. Mutate under `world.lock`.
@@ -13,8 +13,8 @@ from datetime import datetime
 from typing import Any
 
 from app.simulator import examples, render
-from app.simulator.model import Commit, Installation, Repo
-from app.simulator.world import World, blob_sha
+from app.simulator.model import Installation, Repo
+from app.simulator.world import World
 
 
 @dataclass
@@ -81,76 +81,6 @@ def actions(world: World) -> ActionsState:
         if state is None:
             state = _STATES[world] = ActionsState()
         return state
-
-
-# -- git ancestry ----------------------------------------------------------------------
-def ancestors(world: World, sha: str) -> set[str]:
-    """`sha` and every commit reachable from it."""
-    seen: set[str] = set()
-    todo = [sha]
-    while todo:
-        current = todo.pop()
-        if current in seen or current not in world.commits:
-            continue
-        seen.add(current)
-        todo.extend(world.commits[current].parents)
-    return seen
-
-
-def merge_base(world: World, base: str, head: str) -> str | None:
-    """The newest common ancestor of `base` and `head` (creation order decides ties)."""
-    common = ancestors(world, base) & ancestors(world, head)
-    newest = None
-    for sha in world.commits:  # insertion order is creation order
-        if sha in common:
-            newest = sha
-    return newest
-
-
-def comparison(world: World, base: Commit, head: Commit) -> dict[str, Any]:
-    """What `GET /compare/{base}...{head}` computes: status, counts, commits and files."""
-    from_head = ancestors(world, head.sha)
-    from_base = ancestors(world, base.sha)
-    ahead = [sha for sha in world.commits if sha in from_head and sha not in from_base]
-    behind = [sha for sha in world.commits if sha in from_base and sha not in from_head]
-    if not ahead and not behind:
-        status = "identical"
-    elif ahead and behind:
-        status = "diverged"
-    else:
-        status = "ahead" if ahead else "behind"
-    base_sha = merge_base(world, base.sha, head.sha)
-    before = world.commits[base_sha].tree if base_sha else {}
-    after = head.tree
-    files = []
-    for path in sorted(set(before) | set(after)):
-        if before.get(path) == after.get(path):
-            continue
-        state = "added" if path not in before else "removed" if path not in after else "modified"
-        files.append((path, state, after.get(path)))
-    return {
-        "status": status,
-        "ahead": ahead,
-        "behind": behind,
-        "merge_base": base_sha,
-        "files": files,
-    }
-
-
-def render_file(path: str, status: str, content: str | None) -> dict[str, Any]:
-    lines = content.count("\n") + 1 if content else 0
-    return {
-        "sha": blob_sha(content) if content is not None else None,
-        "filename": path,
-        "status": status,
-        "additions": lines if status != "removed" else 0,
-        "deletions": lines if status == "removed" else 0,
-        "changes": lines,
-        "blob_url": "",
-        "raw_url": "",
-        "contents_url": "",
-        "patch": "",
-    }
 
 
 # -- rendering -------------------------------------------------------------------------

@@ -3,21 +3,12 @@ reviews, the comparison of two commits, one commit, and a branch with its protec
 
 from __future__ import annotations
 
-from app.simulator import examples, render
-from app.simulator.actions import (
-    ProtectionReview,
-    WorkflowRun,
-    actions,
-    comparison,
-    render_file,
-    render_run,
-)
-from app.simulator.http import Call, HttpError, Reply, Routes, page_bounds
+from app.simulator import commits, examples, render
+from app.simulator.actions import ProtectionReview, WorkflowRun, actions, render_run
+from app.simulator.http import Call, HttpError, Reply, Routes
 from app.simulator.validation import Refused
 
 routes = Routes()
-# GitHub lists at most this many files in a comparison.
-MAX_COMPARE_FILES = 300
 
 
 def _run(call: Call) -> WorkflowRun:
@@ -99,48 +90,12 @@ def review_protection_rule(call: Call) -> Reply:
 
 @routes.get("/repos/{owner}/{repo}/compare/{basehead+}", permission="contents")
 def compare(call: Call) -> Reply:
-    repo = call.require_repo()
-    base_ref, dots, head_ref = call.params["basehead"].partition("...")
-    if not dots:
-        base_ref, dots, head_ref = call.params["basehead"].partition("..")
-    base = call.world.resolve(repo, base_ref) if dots else None
-    head = call.world.resolve(repo, head_ref) if dots else None
-    if base is None or head is None:
-        raise HttpError(404, "Not Found")
-    found = comparison(call.world, base, head)
-    page, per_page = page_bounds(call)
-    shown = found["ahead"][(page - 1) * per_page : page * per_page]
-    api = f"{call.base_url}/repos/{repo.full_name}"
-    body = render.rebase(call.world, examples.rest("commit-comparison"))
-    body.update(
-        url=f"{api}/compare/{call.params['basehead']}",
-        status=found["status"],
-        ahead_by=len(found["ahead"]),
-        behind_by=len(found["behind"]),
-        total_commits=len(found["ahead"]),
-        base_commit=render.commit(call.world, repo, base),
-        merge_base_commit=(
-            render.commit(call.world, repo, call.world.commits[found["merge_base"]])
-            if found["merge_base"]
-            else None
-        ),
-        commits=[render.commit(call.world, repo, call.world.commits[sha]) for sha in shown],
-        files=[render_file(*change) for change in found["files"][:MAX_COMPARE_FILES]],
-    )
-    headers = {}
-    if page * per_page < len(found["ahead"]):
-        query = f"per_page={per_page}&page={page + 1}"
-        headers["Link"] = f'<{api}/compare/{call.params["basehead"]}?{query}>; rel="next"'
-    return Reply(200, body, headers)
+    return commits.compare(call)
 
 
 @routes.get("/repos/{owner}/{repo}/commits/{ref}", permission="contents")
 def get_commit(call: Call) -> Reply:
-    repo = call.require_repo()
-    commit = call.world.resolve(repo, call.params["ref"])
-    if commit is None:
-        raise HttpError(422, f"No commit found for SHA: {call.params['ref']}")
-    return Reply(200, render.commit(call.world, repo, commit))
+    return commits.get_commit(call)
 
 
 @routes.get("/repos/{owner}/{repo}/branches/{branch+}", permission="contents")

@@ -11,7 +11,9 @@ from githubkit import GitHub
 from app.config import Settings
 from app.db import make_engine, make_session_factory
 from app.deploy import records
-from app.deploy.gather import compare, provenance_of
+from app.deploy.gather import compare, first_parent, provenance_of
+from app.errors import GoneError
+from app.github.answers import github_said
 from app.migrate import upgrade
 from app.policy.schema import Agents, Policy
 from app.services import Services
@@ -97,3 +99,15 @@ def test_compare_lists_every_page_and_the_files(
     simulator.clear_requests()
     assert compare(installation_github, deps, REPO, base, head) == found
     assert not [r for r in simulator.requests if "/compare/" in r.path]
+
+
+def test_a_commit_github_does_not_know_is_gone_with_githubs_message(
+    installed, installation_github: GitHub
+) -> None:
+    unknown = "0" * 40
+    with pytest.raises(GoneError) as gone:
+        first_parent(installation_github, REPO, unknown)
+    assert github_said(gone.value) == (
+        f"GitHub answered 422 for /repos/{REPO}/commits/{unknown}: "
+        f"No commit found for SHA: {unknown}"
+    )

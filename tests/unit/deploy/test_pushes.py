@@ -68,3 +68,13 @@ def test_merges_by_agents_are_flagged_and_by_humans_not():
     assert merge_flags(POLICY, "ci-agent-4", APP_BOT).agent == "ci-agent-4"
     assert not merge_flags(POLICY, "dana", APP_BOT).flagged
     assert not merge_flags(POLICY, None, APP_BOT).flagged
+
+
+def test_a_branch_whose_protection_github_could_not_report_is_flagged_for_agents_only():
+    unknown = facts(ref="refs/heads/agents/ci/tok123/release", protected=None)
+    flags = push_flags(POLICY, unknown)
+    assert flags.reasons == (
+        "pushed to agents/ci/tok123/release, which may be protected (GitHub could not say)",
+    )
+    human = facts(pusher="dana", ref="refs/heads/release", protected=None, agent_link=None)
+    assert not push_flags(POLICY, human).flagged

@@ -1,13 +1,17 @@
 """GitHub's faults as a gate evaluation meets them: a brief 5xx is retried in place, a
 longer outage or a rate limit defers the task (never sooner than GitHub asks), a gone
-repository or suspended installation is dropped, and a 4xx is never retried."""
+repository or suspended installation is dropped, and a 4xx is never retried. A merge
+group or a deployment that GitHub keeps failing is answered (failure, rejection) on the
+task's last attempt."""
 
 from __future__ import annotations
 
 import pytest
 
+from app.deploy.review import request_from_payload
 from app.simulator import Installed, Simulator
-from workers.gate import evaluate_pull_request
+from workers.deployments import review_deployment_task
+from workers.gate import evaluate_merge_group, evaluate_pull_request
 
 REPO = "acme/widgets"
 
@@ -94,3 +98,41 @@ def test_a_suspended_installation_is_dropped(simulator, installed, pull, flask_a
     (dropped,) = task_log("task.dropped")
     assert "suspended" in dropped["reason"]
     assert conclusion(simulator, pull) is None
+
+
+@pytest.fixture
+def every_retry_inline(flask_app, monkeypatch):
+    """Eager Celery runs each retry inline, and would raise the second one out of the
+    first (`task_eager_propagates`): let the chain of retries run to its last attempt."""
+    monkeypatch.setitem(evaluate_merge_group.app.conf, "task_eager_propagates", False)
+
+
+def test_a_merge_group_under_a_lasting_outage_fails_after_its_retries(
+    simulator, installed, pull, every_retry_inline, task_log
+):
+    head = simulator.merge_group(REPO, [pull], sender="octo-admin")
+    group = {
+        k: simulator.last_payload["merge_group"][k] for k in ("head_sha", "head_ref", "base_sha")
+    }
+    simulator.fail("GET", r"/compare/", 502, times=1000)
+    result = evaluate_merge_group.apply(args=(installed.installation_id, REPO, group), throw=False)
+    assert result.state == "SUCCESS" and result.result == "failure"
+    assert len(task_log("task.retry")) == evaluate_merge_group.max_retries
+    with simulator.world.lock:
+        [run] = [r for r in simulator.world.check_runs.values() if r.head_sha == head]
+    assert run.conclusion == "failure"
+    assert "GitHub answered 502" in run.output["summary"]
+
+
+def test_a_deployment_under_a_lasting_outage_is_rejected_after_its_retries(
+    simulator, installed, every_retry_inline, task_log
+):
+    _, run_id = simulator.request_deployment(REPO, environment="staging", creator="octo-admin")
+    request = request_from_payload(simulator.last_payload)
+    simulator.fail("GET", r"/compare/", 502, times=1000)
+    result = review_deployment_task.apply(args=(request.as_dict(),), throw=False)
+    assert result.state == "SUCCESS" and result.result == "rejected"
+    assert len(task_log("task.retry")) == review_deployment_task.max_retries
+    [review] = simulator.deployment_reviews(run_id)
+    assert review.state == "rejected"
+    assert "GitHub answered 502" in review.comment and "after the retries" in review.comment

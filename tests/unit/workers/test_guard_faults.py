@@ -1,0 +1,58 @@
+"""The push guard when GitHub keeps failing: retried until the last attempt, which flags
+an agent's push to a branch whose protection GitHub could not report (fail closed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.deploy import records
+from app.deploy.push_guard import guard_push, record_merge
+from app.errors import TransientError
+from app.services import Services
+from app.simulator import Installed, Simulator
+
+BOT = "foureyes[bot]"
+
+
+def push(ref: str) -> dict:
+    return {
+        "ref": ref,
+        "before": "1" * 40,
+        "after": "2" * 40,
+        "forced": False,
+        "deleted": False,
+        "sender": BOT,
+        "default_branch": "main",
+    }
+
+
+def test_an_unreadable_branch_protection_is_retried_then_flagged(
+    simulator: Simulator, installed: Installed, deps: Services
+) -> None:
+    simulator.fail("GET", r"/repos/acme/widgets/branches/", 502, times=100)
+    ref = "refs/heads/release"
+    with pytest.raises(TransientError):
+        guard_push(deps, installed.installation_id, "acme/widgets", push(ref), last_attempt=False)
+
+    reasons = guard_push(deps, installed.installation_id, "acme/widgets", push(ref))
+    assert "pushed to release, which may be protected (GitHub could not say)" in reasons
+    with simulator.world.lock:
+        [issue] = simulator.world.repo("acme/widgets").issues.values()
+    assert "may be protected" in issue.body
+
+
+def test_a_merge_whose_head_github_cannot_find_is_not_countersigned(
+    simulator: Simulator, installed: Installed, deps: Services
+) -> None:
+    merge_sha = simulator.world.repo("acme/widgets").branches["main"]
+    merge = {
+        "number": 5,
+        "merge_commit_sha": merge_sha,
+        "head_sha": "b" * 40,  # GitHub answers its check runs 422 "No commit found for SHA"
+        "base_ref": "main",
+        "merged_by": "dana",
+        "default_branch": "main",
+    }
+    assert record_merge(deps, installed.installation_id, "acme/widgets", merge) == ()
+    assert not records.countersigned(deps, "acme/widgets", merge_sha)
+    assert any("/commits/" + "b" * 40 in r.path and r.status == 422 for r in simulator.requests)
