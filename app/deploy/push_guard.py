@@ -28,6 +28,7 @@ from app.identity.escalation import fenced
 from app.policy.schema import DEFAULT_POLICY, Policy
 from app.services import Services
 from app.state import held_lock
+from app.who_acted import live_tokens
 
 log = structlog.get_logger()
 
@@ -59,6 +60,9 @@ def guard_push(
         and not push["deleted"]
         and branch_protected(gh, repository, branch)
     )
+    now = datetime.now(UTC)
+    with deps.sessions() as session:
+        tokens = live_tokens(session, repository, repository.lower(), now, now)
     facts = PushFacts(
         repository=repository,
         ref=ref,
@@ -69,6 +73,7 @@ def guard_push(
         deleted=push["deleted"],
         app_bot_login=app_bot,
         agent_link=link,
+        live_tokens=tokens,
     )
     flags = push_flags(policy, facts)
     if flags.flagged:
