@@ -38,7 +38,7 @@ def with_identity(
         shas.append(facts.head_sha)
     with deps.sessions.begin() as session:
         pushed = acted.actors(session, head_repo, acted.PUSH, shas)
-        if facts.head_sha not in pushed and head_repo == repository.lower():
+        if any(sha not in pushed for sha in shas) and head_repo == repository.lower():
             for push in head_pushes(gh, repository, pull["head"]["ref"], shas):
                 acted.record(session, head_repo, acted.PUSH, [push.sha], push.actor, push.at)
                 pushed.setdefault(push.sha, []).append((push.actor, push.at))
@@ -64,7 +64,7 @@ def with_identity(
     return dataclasses.replace(
         facts,
         pushes=pushes,
-        head_pusher_known=facts.head_sha in pushed,
+        pushers_unknown=tuple(sha for sha in shas if sha not in pushed),
         live_tokens=tokens,
         base_since=since,
         base_change=change,

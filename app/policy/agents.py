@@ -73,17 +73,20 @@ def _commit_reasons(
 
 def pusher_reasons(policy: Policy, facts: PullRequestFacts) -> list[str]:
     """Commits an agent identity pushed (GitHub's pusher, not the commit's metadata), and
-    an unknown pusher of the head while an agent token that could push was live."""
+    commits nobody is on record as pushing while an agent token that could push was live."""
     reasons = []
     for push in facts.pushes:
         why = _agent_match(policy, facts, push.actor)
         if why:
             reasons.append(f"commit {push.sha[:7]} was pushed by {push.actor}, who {why}")
     pushers = [token.token_id[:8] for token in facts.live_tokens if token.can_push]
-    if not facts.head_pusher_known and pushers:
+    unknown = facts.pushers_unknown
+    if unknown and pushers:
+        shown = ", ".join(sha[:7] for sha in unknown[:5]) + (" …" if len(unknown) > 5 else "")
         reasons.append(
-            f"GitHub did not say who pushed head {facts.head_sha[:7]}, and agent token"
+            f"GitHub did not say who pushed commit{'s' if len(unknown) > 1 else ''} {shown},"
+            " and agent token"
             f"{'s' if len(pushers) > 1 else ''} {', '.join(pushers)} with contents: write"
-            f" {'were' if len(pushers) > 1 else 'was'} live: an agent may have pushed it"
+            f" {'were' if len(pushers) > 1 else 'was'} live: an agent may have pushed"
         )
     return reasons

@@ -127,8 +127,8 @@ class PullRequestFacts:
     complete: bool = True
     now: datetime | None = None
     pushes: tuple[Push, ...] = ()
-    # False when GitHub said nothing about who pushed the head commit.
-    head_pusher_known: bool = True
+    # The commits GitHub said nothing about who pushed (neither a webhook nor its activity).
+    pushers_unknown: tuple[str, ...] = ()
     live_tokens: tuple[LiveToken, ...] = ()
     # Approvals submitted at or before this moment were given for another base (a
     # retarget, or a force push of the base branch), and `base_change` says which.

@@ -53,6 +53,20 @@ def test_the_pusher_is_read_back_from_github_when_the_webhooks_were_lost(attack:
     assert f"commit {sha[:7]} was pushed by {attack.bot}" in attack.summary(number)
 
 
+def test_a_later_human_push_does_not_hide_the_agents_commit_under_it(attack: Attack):
+    number = human_pull_request(attack)
+    agent = attack.agent("agent:acme/fixer", "alice")
+    with attack.webhooks_lost():
+        sha = agent.commit(
+            "docs", "src/app.py", PAYLOAD, email=f"{AUTHOR}@users.noreply.github.com"
+        )
+    # The human pushes on top: that push is on record as theirs, the agent's is not.
+    attack.sim.push("acme/widgets", number, author=AUTHOR, files={"README.md": "# w\n"})
+
+    assert attack.check(number).conclusion == "action_required"
+    assert f"commit {sha[:7]} was pushed by {attack.bot}" in attack.summary(number)
+
+
 def test_a_humans_own_push_keeps_a_human_pull_request_ungated(attack: Attack):
     number = human_pull_request(attack)
     attack.sim.push("acme/widgets", number, author=AUTHOR, files={"README.md": "# w\n"})

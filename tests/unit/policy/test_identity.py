@@ -45,14 +45,17 @@ def test_a_humans_push_leaves_a_human_pull_request_ungated():
 
 
 def test_an_unknown_pusher_is_an_agent_while_a_token_that_could_push_was_live():
-    unknown = pr_facts(author="hugo", head_pusher_known=False)
+    unknown = pr_facts(author="hugo", pushers_unknown=(HEAD_SHA,))
     assert evaluate(DEFAULT_POLICY, unknown, SOURCE).conclusion == "success"  # no token
     readers = replace(unknown, live_tokens=(live_token(can_push=False),))
     assert evaluate(DEFAULT_POLICY, readers, SOURCE).conclusion == "success"
     pushers = replace(unknown, live_tokens=(live_token(),))
     result = evaluate(DEFAULT_POLICY, pushers, SOURCE)
     assert result.conclusion == "action_required"
-    assert any("did not say who pushed head" in reason for reason in result.agent_reasons)
+    assert (
+        f"GitHub did not say who pushed commit {HEAD_SHA[:7]}, and agent token tok123"
+        in (result.agent_reasons[0])
+    )
 
 
 def test_every_human_behind_a_live_token_is_excluded_whatever_the_branch():
