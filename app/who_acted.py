@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from githubkit import GitHub
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app import acted
@@ -80,7 +80,11 @@ def live_tokens(
     `now` with a permission that could push or open and edit a pull request."""
     names = {repository.lower(), head_repo}
     rows = session.scalars(
-        select(AgentToken).where(AgentToken.created_at <= now, AgentToken.revoke_at >= start)
+        select(AgentToken).where(
+            func.lower(AgentToken.repository).in_(sorted(names)),
+            AgentToken.created_at <= now,
+            AgentToken.revoke_at >= start,
+        )
     )
     found = []
     for token in rows:

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from githubkit import GitHub
 
+from app.errors import GoneError
 from app.github.client import github_errors, parse_time
 from app.github.gather import PER_PAGE, account, pages
 from app.policy.facts import Account
@@ -26,12 +27,16 @@ class PushActivity:
 def head_pushes(gh: GitHub, repository: str, head_ref: str, shas: list[str]) -> list[PushActivity]:
     """Who pushed which of `shas` (a pull request's commits, oldest first) to `head_ref`,
     from `GET /repos/{owner}/{repo}/activity`. A push moving the branch from `before` to
-    `after` brought every listed commit after `before` up to `after`."""
+    `after` brought every listed commit after `before` up to `after`. Where GitHub has
+    no such list, nobody is on record (unknown, which the evaluator does not trust)."""
     owner, name = repository.split("/", 1)
-    with github_errors():
-        items = gh.rest.repos.list_activities(
-            owner, name, ref=f"refs/heads/{head_ref}", per_page=ACTIVITY_LIMIT
-        ).json()
+    try:
+        with github_errors():
+            items = gh.rest.repos.list_activities(
+                owner, name, ref=f"refs/heads/{head_ref}", per_page=ACTIVITY_LIMIT
+            ).json()
+    except GoneError:
+        return []  # no activity API here (older GHES): the pushers stay unknown
     order = {sha: index for index, sha in enumerate(shas)}
     found: list[PushActivity] = []
     for item in items:
