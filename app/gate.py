@@ -24,6 +24,7 @@ from app.policy.facts import AgentLink
 from app.policy.result import Conclusion, Node, Result, Status
 from app.services import Services
 from app.state import SharedState
+from app.who_acted import with_identity
 
 # A `pull_request` webhook's copy of the pull request waits this long for its evaluation,
 # and is trusted only while GitHub's `updated_at` is this recent (old redeliveries are not).
@@ -129,6 +130,7 @@ def decide(deps: Services, gh: GitHub, repository: str, pull: dict[str, Any]) ->
         app_bot_login=deps.github.bot_login(),
         agent_link=link,
     )
+    facts = with_identity(deps, gh, repository, pull, facts)
     return Decision(evaluate(loaded.policy, facts, loaded.source), pull, link, loaded)
 
 

@@ -20,6 +20,7 @@ from app.policy.facts import (
     Account,
     AgentLink,
     Commit,
+    LiveToken,
     PullRequestFacts,
     Review,
     ReviewerFacts,
@@ -75,6 +76,15 @@ def reviewer(permission: str | None = "write", teams: tuple[str, ...] | None = (
     return ReviewerFacts(
         permission=permission, teams=frozenset(teams) if teams is not None else None
     )
+
+
+def live_token(
+    on_behalf_of: str | None = "dana",
+    token_id: str = "tok123",  # noqa: S107 - an id, not a secret
+    can_push: bool = True,
+) -> LiveToken:
+    """A brokered token live during the pull request's life (by default `agent_link`'s)."""
+    return LiveToken(token_id, agent_link().agent, on_behalf_of, can_push)
 
 
 def agent_link(

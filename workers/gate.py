@@ -13,12 +13,13 @@ import json
 import random
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
 from celery import current_task, shared_task
 
-from app import metrics
+from app import acted, metrics
 from app.audit.emit import emit
 from app.deploy.records import record_passed_head
 from app.errors import GoneError, TransientError
@@ -96,6 +97,7 @@ def _installation(payload: dict[str, Any]) -> int:
 def on_pull_request(payload: dict[str, Any], deps: Services) -> None:
     if payload["action"] == "edited" and "base" not in (payload.get("changes") or {}):
         return
+    remember_actor("pull_request", payload, deps)
     # Offered before the evaluation is requested, so the evaluation that runs next sees it.
     offer_pull(deps.state, payload["repository"]["full_name"], payload["pull_request"])
     request_evaluation(
@@ -108,12 +110,19 @@ def on_pull_request(payload: dict[str, Any], deps: Services) -> None:
 
 @router.on("pull_request_review", "submitted", "edited", "dismissed")
 def on_review(payload: dict[str, Any], deps: Services) -> None:
+    remember_actor("pull_request_review", payload, deps)
     request_evaluation(
         deps,
         _installation(payload),
         payload["repository"]["full_name"],
         payload["pull_request"]["number"],
     )
+
+
+def remember_actor(event: str, payload: dict[str, Any], deps: Services) -> None:
+    """Record who acted, as GitHub names them, before any evaluation reads it."""
+    with deps.sessions.begin() as session:
+        acted.from_webhook(session, event, payload, datetime.now(UTC))
 
 
 def _ours(app: dict[str, Any] | None, deps: Services) -> bool:
@@ -170,6 +179,7 @@ def on_merge_group(payload: dict[str, Any], deps: Services) -> None:
 @router.on("push")
 def on_push(payload: dict[str, Any], deps: Services) -> None:
     """A changed policy on the default branch re-judges every open pull request."""
+    remember_actor("push", payload, deps)
     repository = payload["repository"]
     if payload.get("ref") != f"refs/heads/{repository.get('default_branch')}":
         return

@@ -29,6 +29,7 @@ from app.identity.escalation import fenced
 from app.policy.schema import DEFAULT_POLICY, Policy
 from app.services import Services
 from app.state import held_lock
+from app.who_acted import live_tokens
 
 log = structlog.get_logger()
 
@@ -85,6 +86,9 @@ def guard_push(
     protected: bool | None = False
     if branch and branch != push["default_branch"] and not push["deleted"]:
         protected = _protected(gh, repository, branch, last_attempt)
+    now = datetime.now(UTC)
+    with deps.sessions() as session:
+        tokens = live_tokens(session, repository, repository.lower(), now, now)
     facts = PushFacts(
         repository=repository,
         ref=ref,
@@ -95,6 +99,7 @@ def guard_push(
         deleted=push["deleted"],
         app_bot_login=app_bot,
         agent_link=link,
+        live_tokens=tokens,
     )
     flags = push_flags(policy, facts)
     if flags.flagged:

@@ -2,8 +2,9 @@
 
 An agent identity may push only to its own branches: a push to the default branch, to a
 protected branch, outside its token's branch prefix, or a forced push is flagged, and so
-is a merge an agent performs. Flags do not undo anything (GitHub already accepted the
-push); they make the event impossible to miss.
+is a merge an agent performs. A branch prefix is a name the pusher chose: a push under
+one is flagged too unless that token, and no other, could have pushed it. Flags do not
+undo anything (GitHub already accepted the push); they make the event impossible to miss.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.deploy.provenance import agent_reason
-from app.policy.facts import AgentLink
+from app.policy.facts import AgentLink, LiveToken
 from app.policy.schema import Policy
 
 
@@ -26,6 +27,9 @@ class PushFacts:
     deleted: bool = False
     app_bot_login: str = "foureyes[bot]"
     agent_link: AgentLink | None = None  # the token whose branch prefix the ref is under
+    # Agent tokens for the repository live at the push that could push (contents: write).
+    # Every one of them pushes as this app's bot: the prefix does not tell which did.
+    live_tokens: tuple[LiveToken, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -50,7 +54,6 @@ def push_flags(policy: Policy, facts: PushFacts) -> PushFlags:
     if why_agent is None:
         return PushFlags(None, ())
     is_app_bot = facts.pusher.lower() == facts.app_bot_login.lower()
-    agent = agent_identity(policy, facts.pusher, facts.app_bot_login, facts.agent_link)
     name = facts.ref.removeprefix("refs/heads/")
     reasons = []
     if facts.ref == f"refs/heads/{facts.default_branch}":
@@ -60,14 +63,39 @@ def push_flags(policy: Policy, facts: PushFacts) -> PushFlags:
     elif facts.protected is None:
         # Fail closed: GitHub could not say whether the branch is protected.
         reasons.append(f"pushed to {name}, which may be protected (GitHub could not say)")
-    if is_app_bot and facts.agent_link is None:
+    link = facts.agent_link
+    if is_app_bot and link is None:
         # Agent tokens may write only under `agents/<rule>/<token_id>/`.
         reasons.append(f"pushed to {name}, outside any agent token's branch prefix")
+    elif is_app_bot and link is not None:
+        why = _prefix_doubt(facts, link, name)
+        if why:
+            reasons.append(why)
+            link = None  # the prefix's token is not known to be the pusher
+    agent = agent_identity(policy, facts.pusher, facts.app_bot_login, link)
     if facts.forced:
         reasons.append(f"force-pushed {name}, rewriting its history")
     if facts.deleted and reasons:
         reasons.append(f"deleted {name}")
     return PushFlags(agent, tuple(reasons))
+
+
+def _prefix_doubt(facts: PushFacts, link: AgentLink, name: str) -> str | None:
+    """Why a push under a token's branch prefix may be another token's (None: it cannot)."""
+    pushers = {token.token_id for token in facts.live_tokens if token.can_push}
+    if link.token_id not in pushers:
+        return (
+            f"pushed to {name} under agent token {link.token_id[:8]}'s branch prefix, but that"
+            " token could not push then: another agent token pushed it"
+        )
+    others = sorted(pushers - {link.token_id})
+    if others:
+        return (
+            f"pushed to {name} under agent token {link.token_id[:8]}'s branch prefix while"
+            f" agent token{'s' if len(others) > 1 else ''} {', '.join(t[:8] for t in others)}"
+            " could push too: which token pushed cannot be told"
+        )
+    return None
 
 
 def merge_flags(

@@ -285,7 +285,7 @@ def gather_pull_request(
     candidates = {
         review.user.login
         for review in reviews
-        if review.state in ("APPROVED", "CHANGES_REQUESTED")
+        if review.state in ("APPROVED", "CHANGES_REQUESTED", "DISMISSED")
         and not review.user.is_bot
         and review.user.login.lower() != author.login.lower()
     }

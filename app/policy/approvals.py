@@ -1,9 +1,11 @@
-"""Which reviews count as approvals for a rule, and why the others do not (invariants 3, 4).
+"""Which reviews count as approvals for a rule, and why the others do not (invariants 3,
+4, 10, 11).
 
 Only each user's latest decisive review counts, as on GitHub: a later COMMENTED (or
 PENDING) review leaves an earlier APPROVED or CHANGES_REQUESTED in force, a later
 APPROVED, CHANGES_REQUESTED or DISMISSED one replaces it. Reviews are ordered by id,
-which GitHub assigns increasingly.
+which GitHub assigns increasingly. An approval counts for the head and the base it was
+given on; a dismissal counts only when an eligible human is on record as its actor.
 """
 
 from __future__ import annotations
@@ -11,7 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.policy.agents import is_agent_login
-from app.policy.facts import PERMISSION_ORDER, PullRequestFacts, Review, permission_at_least
+from app.policy.facts import (
+    PERMISSION_ORDER,
+    Account,
+    PullRequestFacts,
+    Review,
+    permission_at_least,
+)
 from app.policy.result import Approval
 from app.policy.schema import Policy, Requirement
 
@@ -46,8 +54,62 @@ def contributors(facts: PullRequestFacts) -> dict[str, str]:
     return found
 
 
+LINKED_HUMAN = "is the human the agent works for"
+
+
+def excluded_humans(facts: PullRequestFacts) -> dict[str, tuple[str, str]]:
+    """The humans who may not approve or lift a block on agent work (lower-cased login ->
+    (login, why)): everyone on whose behalf an agent token that could have acted was live
+    during the pull request's life (every such token acts as this app's bot, so ambiguity
+    excludes), and the one the branch's token link names. The link only adds."""
+    excluded: dict[str, tuple[str, str]] = {}
+    link = facts.agent_link
+    if link is not None and link.on_behalf_of:
+        excluded[link.on_behalf_of.lower()] = (link.on_behalf_of, LINKED_HUMAN)
+    for token in facts.live_tokens:
+        if token.on_behalf_of:
+            excluded.setdefault(
+                token.on_behalf_of.lower(),
+                (
+                    token.on_behalf_of,
+                    f"agent token {token.token_id[:8]} ({token.agent}) acting for them was"
+                    " live during the pull request's life",
+                ),
+            )
+    return excluded
+
+
+def person_ineligibility(
+    policy: Policy, facts: PullRequestFacts, user: Account, agent_involved: bool = True
+) -> list[str]:
+    """Why `user` may not decide on this pull request, whatever the rule (empty: may)."""
+    login = user.login
+    key = login.lower()
+    reasons: list[str] = []
+    if user.is_bot:
+        reasons.append("is a bot")
+    if is_agent_login(policy, facts, login):
+        reasons.append("is an agent")
+    if key == facts.author.login.lower():
+        reasons.append("is the pull request's author")
+    excluded = excluded_humans(facts) if agent_involved else {}
+    if key in excluded:
+        reasons.append(excluded[key][1])
+    sha = contributors(facts).get(key)
+    if sha is not None and not policy.merge.allow_contributors:
+        reasons.append(f"authored or committed commit {sha[:7]}")
+    elif not facts.complete and not policy.merge.allow_contributors:
+        # GitHub lists at most 250 commits: a reviewer may have committed beyond them.
+        reasons.append("the commit list is incomplete, so committing to it cannot be ruled out")
+    return reasons
+
+
 def ineligibility(
-    policy: Policy, facts: PullRequestFacts, requirement: Requirement, review: Review
+    policy: Policy,
+    facts: PullRequestFacts,
+    requirement: Requirement,
+    review: Review,
+    agent_involved: bool = True,
 ) -> list[str]:
     """Why this reviewer may not approve under `requirement` (empty: eligible).
 
@@ -55,22 +117,7 @@ def ineligibility(
     """
     login = review.user.login
     key = login.lower()
-    reasons: list[str] = []
-    if review.user.is_bot:
-        reasons.append("is a bot")
-    if is_agent_login(policy, facts, login):
-        reasons.append("is an agent")
-    if key == facts.author.login.lower():
-        reasons.append("is the pull request's author")
-    link = facts.agent_link
-    if link is not None and link.on_behalf_of and key == link.on_behalf_of.lower():
-        reasons.append("is the human the agent works for")
-    sha = contributors(facts).get(key)
-    if sha is not None and not policy.merge.allow_contributors:
-        reasons.append(f"authored or committed commit {sha[:7]}")
-    elif not facts.complete and not policy.merge.allow_contributors:
-        # GitHub lists at most 250 commits: a reviewer may have committed beyond them.
-        reasons.append("the commit list is incomplete, so committing to it cannot be ruled out")
+    reasons = person_ineligibility(policy, facts, review.user, agent_involved)
     reviewer = facts.reviewers.get(login) or facts.reviewers.get(key)
     permission = reviewer.permission if reviewer is not None else None
     if permission not in PERMISSION_ORDER:
@@ -88,7 +135,27 @@ def ineligibility(
     return reasons
 
 
-def tally(policy: Policy, facts: PullRequestFacts, requirement: Requirement) -> Tally:
+def dismissal_void(policy: Policy, facts: PullRequestFacts, review: Review) -> str | None:
+    """Why the dismissal of `review` does not count (None: it does). Only an eligible
+    human may lift a human's decision; who dismissed it is GitHub's record, and a
+    dismissal nobody is on record for does not count (fail closed)."""
+    dismissal = facts.dismissals.get(review.id)
+    if dismissal is None or not dismissal.actors:
+        return "GitHub has no record of who dismissed it"
+    for actor in dismissal.actors:
+        reasons = person_ineligibility(policy, facts, actor)
+        reviewer = facts.reviewers.get(actor.login) or facts.reviewers.get(actor.login.lower())
+        permission = reviewer.permission if reviewer is not None else None
+        if not permission_at_least(permission, "write"):
+            reasons.append(f"has {permission or 'unknown'} permission, needs write")
+        if reasons:
+            return f"dismissed by {actor.login}, who {'; '.join(reasons)}"
+    return None
+
+
+def tally(
+    policy: Policy, facts: PullRequestFacts, requirement: Requirement, agent_involved: bool = True
+) -> Tally:
     """Count the eligible approvals of the head commit and the eligible change requests."""
     head = facts.head_sha
     approvers: list[str] = []
@@ -96,14 +163,24 @@ def tally(policy: Policy, facts: PullRequestFacts, requirement: Requirement) -> 
     considered: list[Approval] = []
     for review in latest_reviews(facts.reviews):
         login = review.user.login
-        if review.state == "DISMISSED":
-            considered.append(Approval(login, False, "review was dismissed"))
-            continue
-        reasons = ineligibility(policy, facts, requirement, review)
-        if review.state == "CHANGES_REQUESTED":
+        state, standing = review.state, ""
+        if state == "DISMISSED":
+            void = dismissal_void(policy, facts, review)
+            dismissal = facts.dismissals.get(review.id)
+            was = dismissal.state if dismissal is not None else None
+            if void is None or was == "approved":
+                considered.append(Approval(login, False, "review was dismissed"))
+                continue
+            # The block stands: the dismissal does not count, and an unknown earlier
+            # state is taken as a change request (fail closed).
+            state, standing = "CHANGES_REQUESTED", f"; the dismissal does not count: {void}"
+        reasons = ineligibility(policy, facts, requirement, review, agent_involved)
+        if state == "CHANGES_REQUESTED":
             if reasons:
                 why = "; ".join(reasons)
-                considered.append(Approval(login, False, f"requested changes, ignored: {why}"))
+                considered.append(
+                    Approval(login, False, f"requested changes, ignored: {why}{standing}")
+                )
             else:
                 blockers.append(login)
                 considered.append(
@@ -111,10 +188,14 @@ def tally(policy: Policy, facts: PullRequestFacts, requirement: Requirement) -> 
                         login,
                         False,
                         f"requested changes on {review.commit_id[:7]}: blocks until they"
-                        " approve or the review is dismissed",
+                        f" approve or an eligible human dismisses the review{standing}",
                     )
                 )
             continue
+        if facts.base_since is not None and (
+            review.submitted_at is None or review.submitted_at <= facts.base_since
+        ):
+            reasons.insert(0, f"approved before {facts.base_change}: for another diff")
         if review.commit_id != head:
             reasons.insert(0, f"approved an older head {review.commit_id[:7]}")
         if reasons:

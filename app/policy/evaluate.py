@@ -14,7 +14,8 @@ Semantics (the README's "Policy reference" says the same for users):
   unknown* involvement, and with incomplete facts `paths` always matches: when a rule
   cannot be proven not to apply, it applies (fail closed).
 - An applicable rule passes with `approvals` distinct eligible approvals of the head
-  commit (`app.policy.approvals`) and no eligible reviewer's change request standing.
+  commit on the current base (`app.policy.approvals`) and no eligible reviewer's change
+  request standing (a dismissal counts only when an eligible human made it).
 - Conclusion: `failure` for an error (a broken policy or facts, an exception),
   `action_required` while any applicable rule waits for a human, else `success`.
   Draft pull requests are judged the same, so the required check never hangs.
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 from app.errors import PolicyError
 from app.policy.agents import INCOMPLETE_REASON, agent_involvement
-from app.policy.approvals import tally
+from app.policy.approvals import LINKED_HUMAN, excluded_humans, tally
 from app.policy.facts import PullRequestFacts
 from app.policy.globs import any_match, login_match
 from app.policy.result import Conclusion, Node, Result, Status
@@ -185,7 +186,7 @@ def _rule_node(
     if not applies:
         return Node(name=rule.name, status=Status.SKIP, description=f"Does not apply: {why}"), ""
     require = rule.require
-    counted = tally(policy, facts, require)
+    counted = tally(policy, facts, require, agent is not False)
     missing = max(0, require.approvals - len(counted.approvers))
     needs: list[str] = []
     unblock: list[str] = []
@@ -199,7 +200,7 @@ def _rule_node(
         needs.append(
             f"needs {missing} more approval{'s' if missing > 1 else ''} ({require.permission})"
         )
-        unblock.append(_unblock_approvals(policy, facts, rule, missing))
+        unblock.append(_unblock_approvals(policy, facts, rule, missing, agent is not False))
     got = f"{len(counted.approvers)} of {require.approvals} approvals"
     if counted.approvers:
         got += f" ({_join(counted.approvers)})"
@@ -222,7 +223,9 @@ def _rule_node(
     return node, ""
 
 
-def _unblock_approvals(policy: Policy, facts: PullRequestFacts, rule: Rule, missing: int) -> str:
+def _unblock_approvals(
+    policy: Policy, facts: PullRequestFacts, rule: Rule, missing: int, agent_involved: bool
+) -> str:
     require = rule.require
     text = (
         f"{missing} more approval{'s' if missing > 1 else ''} on head {facts.head_sha[:7]}"
@@ -235,8 +238,11 @@ def _unblock_approvals(policy: Policy, facts: PullRequestFacts, rule: Rule, miss
     others = ["the author"]
     if not policy.merge.allow_contributors:
         others.append("committers")
-    if facts.agent_link is not None and facts.agent_link.on_behalf_of:
-        others.append(facts.agent_link.on_behalf_of)
+    if agent_involved:
+        others.extend(
+            login if why == LINKED_HUMAN else f"{login} ({why})"
+            for login, why in excluded_humans(facts).values()
+        )
     return f"{text}, other than {_join(others)}"
 
 

@@ -73,6 +73,38 @@ class AgentLink:
 
 
 @dataclass(frozen=True)
+class Push:
+    """GitHub's word on who pushed a commit of the pull request (a push's pusher or
+    `sender`, a `synchronize`'s `sender`, an activity's `actor`): never commit metadata."""
+
+    sha: str
+    actor: str
+
+
+@dataclass(frozen=True)
+class LiveToken:
+    """An agent token foureyes brokered for the repository, live at some time during the
+    pull request's life, with a permission that could push (`contents: write`) or open
+    and edit pull requests (`pull_requests: write`). On GitHub every such token acts as
+    this app's bot: which one acted cannot be told, so each one's human is excluded."""
+
+    token_id: str
+    agent: str
+    on_behalf_of: str | None
+    can_push: bool  # contents: write
+
+
+@dataclass(frozen=True)
+class Dismissal:
+    """Who dismissed a review and what it was, as GitHub recorded it (the
+    `pull_request_review.dismissed` sender, the `review_dismissed` issue event)."""
+
+    review_id: int
+    actors: tuple[Account, ...]  # empty: no record of who dismissed it
+    state: str | None = None  # the dismissed review's state (lower case); None: unknown
+
+
+@dataclass(frozen=True)
 class PullRequestFacts:
     repository: str  # owner/repo
     number: int
@@ -94,3 +126,12 @@ class PullRequestFacts:
     # "no path matches" and fails closed.
     complete: bool = True
     now: datetime | None = None
+    pushes: tuple[Push, ...] = ()
+    # The commits GitHub said nothing about who pushed (neither a webhook nor its activity).
+    pushers_unknown: tuple[str, ...] = ()
+    live_tokens: tuple[LiveToken, ...] = ()
+    # Approvals submitted at or before this moment were given for another base (a
+    # retarget, or a force push of the base branch), and `base_change` says which.
+    base_since: datetime | None = None
+    base_change: str = ""
+    dismissals: dict[int, Dismissal] = field(default_factory=dict)  # by review id

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from app.simulator.model import Repo, Token
+from app.simulator.model import Installation, Repo, Token
 from app.simulator.world import World
 
 APP = "app"  # needs an app JWT
@@ -34,6 +34,9 @@ class Auth:
     login: str | None = None  # a user token's user (OAuth sign-in, `routes_oauth`)
 
 
+Webhook = tuple[str, Repo, Callable[[Installation | None], dict[str, Any]]]
+
+
 @dataclass
 class Reply:
     status: int = 200
@@ -41,6 +44,9 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     raw: str | None = None  # sent as is instead of `body` as JSON
     content_type: str = "application/json; charset=utf-8"
+    # Webhooks the call triggers: (event, repository, payload builder per installation),
+    # sent once the world's lock is released, as GitHub sends them after the change.
+    webhooks: list[Webhook] = field(default_factory=list)
 
 
 class HttpError(Exception):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from app.simulator.history import record_push
 from app.simulator.model import CheckRun, Comment, Issue, Pull, Repo, Review
 from app.simulator.world import World, blob_sha
 
@@ -68,6 +69,7 @@ def open_pull(
         base_ref = base or repo.default_branch
         base_sha = repo.branches[base_ref]
         shas = apply_commits(world, base_sha, commits, author)
+        record_push(world, repo, head_ref, repo.branches.get(head_ref), shas[-1], author)
         repo.branches[head_ref] = shas[-1]
         now = world.now()
         pull = Pull(
@@ -102,6 +104,7 @@ def push_to_pull(
 ) -> str:
     with world.lock:
         shas = apply_commits(world, pull.head_sha, commits, author)
+        record_push(world, repo, pull.head_ref, pull.head_sha, shas[-1], author)
         pull.commits.extend(shas)
         pull.head_sha = shas[-1]
         pull.renames.update({new: old for old, new in (renames or {}).items()})
@@ -183,6 +186,7 @@ def merge_pull(world: World, repo: Repo, pull: Pull, merged_by: str) -> str:
             parents=[base_sha, pull.head_sha],
         )
         merge.tree = dict(head.tree)
+        record_push(world, repo, pull.base_ref, base_sha, merge.sha, merged_by, merge=True)
         repo.branches[pull.base_ref] = merge.sha
         now = world.now()
         pull.state, pull.merged, pull.merged_by = "closed", True, merged_by

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from app.simulator import render
+from app.simulator.history import history
 from app.simulator.http import Call, HttpError, Reply, Routes, paginate
 from app.simulator.model import Issue, Pull
 from app.simulator.repos import add_comment, open_issue
@@ -107,4 +108,35 @@ def list_comments(call: Call) -> Reply:
     comments = [c for c in repo.comments if c.issue_number == issue.number]
     reply = paginate(call, comments)
     reply.body = [render.comment(call.world, repo, c) for c in reply.body]
+    return reply
+
+
+@routes.get(
+    "/repos/{owner}/{repo}/issues/{issue_number}/events", permission=("issues", "pull_requests")
+)
+def list_issue_events(call: Call) -> Reply:
+    """The issue's events GitHub recorded, oldest first, each naming its `actor`."""
+    repo, issue = call.require_repo(), _issue(call)
+    items = [
+        item
+        for item in history(call.world).issue_events
+        if item.repo == repo.full_name.lower() and item.number == issue.number
+    ]
+    reply = paginate(call, items)
+    api = f"{call.base_url}/repos/{repo.full_name}"
+    reply.body = [
+        {
+            "id": item.id,
+            "node_id": render.node_id("IE", item.id),
+            "url": f"{api}/issues/events/{item.id}",
+            "actor": render.user(call.world, item.actor),
+            "event": item.event,
+            "commit_id": None,
+            "commit_url": None,
+            "created_at": render.iso(item.created_at),
+            "performed_via_github_app": None,
+            **item.data,
+        }
+        for item in reply.body
+    ]
     return reply

@@ -37,6 +37,7 @@ ROUTE_MODULES = (
     # before routes_repos: `.../branches/{branch}/protection` is not a branch named so
     "app.simulator.routes_rulesets",
     "app.simulator.routes_repos",
+    "app.simulator.routes_git",
     "app.simulator.routes_pulls",
     "app.simulator.routes_checks",
     "app.simulator.routes_issues",
@@ -252,6 +253,11 @@ class Simulator(Story):
         except Exception:
             log.exception("simulator.error", method=method, path=path)
             outcome = _Outcome(HttpError(500, "Server Error").reply())
+        for event, repo, build in outcome.reply.webhooks:
+            try:
+                self._emit(event, repo, build)
+            except Exception as exc:  # recorded as a failed delivery by `deliver`
+                log.info("simulator.delivery_failed", webhook=event, error=type(exc).__name__)
         response = self._finish(request, method, outcome)
         self._record(request, method, path, response.status_code, outcome.auth)
         return response(environ, start_response)

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 
 from app.simulator import actions, payloads
+from app.simulator.history import record_issue_event, record_push
 from app.simulator.model import Delivery, Installation, Installed, Repo
 from app.simulator.repos import (
     add_comment,
@@ -292,6 +293,11 @@ class Story:
         with self.world.lock:
             pull = record.pulls[number]
             review = next(r for r in pull.reviews if r.id == review_id)
+            dismissed = {"state": review.state.lower(), "review_id": review.id}
+            dismissed.update(dismissal_message="Dismissed", dismissal_commit_id=pull.head_sha)
+            record_issue_event(
+                self.world, record, number, "review_dismissed", sender, dismissed_review=dismissed
+            )
             review.state = "DISMISSED"
         self._emit(
             "pull_request_review",
@@ -353,6 +359,7 @@ class Story:
         with self.world.lock:
             before = record.branches[record.default_branch]
             commit = self.world.add_commit(before, files, author=pusher, message=message)
+            record_push(self.world, record, record.default_branch, before, commit.sha, pusher)
             record.branches[record.default_branch] = commit.sha
         self._emit(
             "push",
@@ -449,6 +456,7 @@ class Story:
             commit = self.world.add_commit(
                 parent, files, author=author or pusher, committer=pusher, message=message
             )
+            record_push(self.world, record, branch, before, commit.sha, pusher, forced=forced)
             record.branches[branch] = commit.sha
         created = before is None
 

@@ -6,7 +6,7 @@ import pytest
 
 from app.deploy.pushes import PushFacts, merge_flags, push_flags
 from app.policy.schema import Agents, Policy
-from tests.factories import APP_BOT, agent_link
+from tests.factories import APP_BOT, agent_link, live_token
 
 POLICY = Policy(agents=Agents(logins=("ci-agent-*",)))
 PREFIX_BRANCH = "refs/heads/agents/ci/tok123/fix"
@@ -21,6 +21,7 @@ def facts(**overrides) -> PushFacts:
         "protected": False,
         "app_bot_login": APP_BOT,
         "agent_link": agent_link(),
+        "live_tokens": (live_token(),),  # the prefix's token, and only it, could push
     }
     return PushFacts(**{**values, **overrides})
 
@@ -50,6 +51,22 @@ def test_each_case_is_flagged_with_its_reason(override, reason):
     flags = push_flags(POLICY, facts(**override))
     assert flags.flagged
     assert any(reason in text for text in flags.reasons)
+
+
+def test_a_push_under_a_prefix_whose_token_could_not_push_is_flagged():
+    flags = push_flags(POLICY, facts(live_tokens=(live_token(token_id="other"),)))
+    assert flags.flagged
+    assert "tok123's branch prefix, but that token could not push then" in flags.reasons[0]
+    assert flags.agent == APP_BOT  # the prefix does not name the pusher
+
+
+def test_a_push_under_a_prefix_while_another_token_could_push_is_flagged():
+    tokens = (live_token(), live_token("erin", "other"), live_token("finn", "reader", False))
+    flags = push_flags(POLICY, facts(live_tokens=tokens))
+    assert flags.reasons == (
+        "pushed to agents/ci/tok123/fix under agent token tok123's branch prefix while agent"
+        " token other could push too: which token pushed cannot be told",
+    )
 
 
 def test_the_agent_is_named_by_its_workload_identity_when_the_token_is_known():
