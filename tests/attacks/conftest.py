@@ -1,0 +1,7 @@
+"""Fixtures of the attack tests: the real stacks the unit tests already build, reused.
+
+`broker`: the token broker (Flask app, eager Celery, the simulator, a trusted OIDC
+issuer); see tests/unit/identity/conftest.py.
+"""
+
+from tests.unit.identity.conftest import broker, issuer  # noqa: F401
