@@ -233,6 +233,7 @@ class Simulator(Story):
             outcome = _Outcome(HttpError(500, "Server Error").reply())
         response = self._finish(request, method, outcome)
         self._record(request, method, path, response.status_code, outcome.auth)
+        self.send_queued()
         return response(environ, start_response)
 
     def _handle(self, request: Request, method: str, path: str) -> _Outcome:

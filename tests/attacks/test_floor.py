@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import pytest
 
+from app.identity.binding import approve_command
+from app.identity.escalation import digest
 from app.identity.models import Escalation
-from tests.attacks.agent import call, write_policy
+from tests.attacks.agent import call, deliver, write_policy
 
 RECKLESS = """\
 version: 1
@@ -70,3 +72,32 @@ def test_the_agent_cannot_approve_its_own_deployment(broker):
     )
     assert answered.status_code == 403
     assert sim.deployment_gate(run_id, "production") == "waiting"
+
+
+def test_an_escalation_for_actions_write_is_refused_when_approved(broker):
+    """An escalation for a floored permission recorded before the floor covered it: the
+    human's approval is refused, and the agent cannot redeem it."""
+    asked = broker.ask(
+        {"repository": "acme/agents", "permissions": {"contents": "write", "workflows": "write"}}
+    )
+    escalation_id = asked.json["escalation"]["id"]
+    floored = {"contents": "write", "actions": "write"}
+    deps = broker.app.extensions["foureyes"]
+    with deps.sessions.begin() as session:
+        session.get(Escalation, escalation_id).permissions = floored
+    [row] = broker.rows(Escalation)
+    issue = broker.sim.world.repo("acme/agents").issues[row.issue_number]
+    broker.sim.set_role("acme/agents", "bob", "admin")
+    broker.sim.comment("acme/agents", issue.number, "bob", approve_command(digest(row)))
+    deliver(broker.sim, broker.app, "issue_comment", broker.sim.last_payload)
+
+    [row] = broker.rows(Escalation)
+    assert row.status == "denied"
+    [denied] = broker.events("escalation.denied")
+    assert "actions: write is never granted to agents" in denied.reason
+    assert broker.events("escalation.approved") == []
+    used = broker.ask(
+        {"repository": "acme/agents", "permissions": floored, "escalation": escalation_id}
+    )
+    assert used.status_code == 403 and "actions: write" in used.json["reason"]
+    assert broker.agent_tokens() == []
