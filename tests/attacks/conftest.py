@@ -7,3 +7,4 @@ into the real intake, eager Celery, the simulator); see tests/unit/github/confte
 
 from tests.unit.github.conftest import gate  # noqa: F401
 from tests.unit.identity.conftest import broker, issuer  # noqa: F401
+from tests.unit.web.test_setup import workdir  # noqa: F401
