@@ -28,5 +28,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     if settings.setup_mode:
         from app.web.setup import announce
 
-        announce(settings, services.state)
+        announce(settings)
     return flask_app

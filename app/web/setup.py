@@ -9,7 +9,8 @@ page, with a one-time CSRF `state` that is also held in a cookie. GitHub creates
 and redirects to `/setup/callback?code&state`; the code is exchanged
 (`POST /app-manifests/{code}/conversions`, no authentication) for the app's id, key,
 webhook secret and OAuth credentials, which are written to `.env` in the working
-directory (mode 0600 from creation; other lines kept), and the setup code is spent. The
+directory (mode 0600 from creation; other lines kept), and the setup code is spent.
+The code lives in `instance/setup-code` (mode 0600), so every web process shows the same. The
 operator then installs the app and restarts. Outside setup mode these pages answer 404,
 except the static after-install page `/setup/installed`. No secret but the setup code
 (on the console, by design) is ever logged.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import os
 import re
 import secrets
 import time
@@ -44,7 +46,6 @@ from app.envfile import write_env
 from app.errors import ConfigError
 from app.manifest import load_manifest
 from app.services import services
-from app.state import SharedState
 from app.web.setup_pages import CODE_PAGE, DONE, INSTALLED, REGISTERED, SETUP
 
 bp = Blueprint("setup", __name__)
@@ -55,8 +56,7 @@ STATE_COOKIE = "foureyes_setup_state"
 ORG_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}")
 CODE = re.compile(r"[A-Za-z0-9_-]{1,200}")
 MAX_APP_NAME = 34
-SETUP_CODE_KEY = "setup:code"
-SETUP_CODE_TTL = 7 * 86400  # a setup left open for a week needs a restart (a new code)
+SETUP_CODE_FILE = "setup-code"
 MAX_CODE_ATTEMPTS = 20  # wrong codes per minute, all visitors together
 # Endpoints that need a registered app answer 503 in setup mode, naming the way out.
 NEEDS_APP = ("/api/tokens",)
@@ -108,30 +108,44 @@ def registered_app_id() -> str | None:
     return read_env_file(path).get("APP_ID") if path.is_file() else None
 
 
-def setup_code(state: SharedState) -> str:
-    """The one-time setup code, shared by every web process (the first one makes it)."""
-    state.add_if_absent(SETUP_CODE_KEY, secrets.token_urlsafe(12), SETUP_CODE_TTL)
-    code = state.get(SETUP_CODE_KEY)
-    if code is None:
-        raise ConfigError("the shared state lost the setup code: restart foureyes")
-    return code
+def _code_path(settings: Settings) -> Path:
+    return settings.instance_path / SETUP_CODE_FILE
 
 
-def announce(settings: Settings, state: SharedState) -> None:
+def setup_code(settings: Settings) -> str:
+    """The one-time setup code: made once, in a 0600 file of the instance folder, so every
+    web process of this server (and a restart before registering) shows the same one."""
+    path = _code_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    draft = path.with_name(f"{SETUP_CODE_FILE}.{secrets.token_hex(8)}")
+    descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(secrets.token_urlsafe(12))
+    try:
+        os.link(draft, path)  # atomic: the first process's code wins
+    except FileExistsError:
+        pass
+    finally:
+        draft.unlink()
+    return path.read_text().strip()
+
+
+def announce(settings: Settings) -> None:
     """Tell the operator, on the server's console, where to register and with which code."""
     log.warning(
         "setup.open",
         url=f"{settings.foureyes_url}/setup",
-        setup_code=setup_code(state),
+        setup_code=setup_code(settings),
         hint="open the URL and enter the setup code to register the GitHub App",
     )
 
 
-def _code_valid(given: str) -> bool:
+def _code_valid(settings: Settings, given: str) -> bool:
     state = services().state
     if state.incr(f"setup:attempts:{int(time.time() // 60)}", 120) > MAX_CODE_ATTEMPTS:
         abort(429, description="too many setup codes tried: wait a minute")
-    expected = state.get(SETUP_CODE_KEY)
+    path = _code_path(settings)
+    expected = path.read_text().strip() if path.is_file() else ""
     if not expected or not given:
         return False
     return hmac.compare_digest(given.strip().encode(), expected.encode())
@@ -175,7 +189,7 @@ def setup_page() -> Response | tuple[str, int]:
     form_org = (request.form.get("org") or "").strip()
     form_name = (request.form.get("name") or "").strip()[:MAX_APP_NAME]
     given = request.form.get("setup_code") or ""
-    if not _code_valid(given):
+    if not _code_valid(settings, given):
         log.warning("setup.bad_code")
         page = render_template_string(CODE_PAGE, org=form_org, name=form_name, wrong=True)
         return page, 403
@@ -246,7 +260,7 @@ def callback() -> tuple[str, int] | Response:
             "GITHUB_CLIENT_SECRET": app["client_secret"],
         },
     )
-    services().state.delete(SETUP_CODE_KEY)  # one time: spent by the registration
+    _code_path(settings).unlink(missing_ok=True)  # one time: spent by the registration
     log.info("setup.registered", app_id=app["id"], slug=app.get("slug"), env=str(env_path()))
     return render_template_string(
         DONE,

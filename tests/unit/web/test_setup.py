@@ -97,7 +97,7 @@ def post_to_github(simulator, form: dict) -> tuple[str, str]:
 
 def open_setup(client, **options: str):
     """The operator enters the setup code the console printed (`setup.open`)."""
-    code = setup_code(client.application.extensions["foureyes"].state)
+    code = setup_code(client.application.extensions["foureyes"].settings)
     return client.post("/setup", data={"setup_code": code, **options})
 
 
