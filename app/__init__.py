@@ -25,4 +25,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     flask_app.extensions["foureyes"] = services
     celery_init_app(flask_app, settings)
     register_blueprints(flask_app)
+    if settings.setup_mode:
+        from app.web.setup import announce
+
+        announce(settings)
     return flask_app

@@ -92,6 +92,7 @@ WEBHOOKS = (
     "push",
     "issue_comment.created",
     "issues.opened",
+    "issues.edited",
     "check_run.rerequested",
     "check_run.requested_action",
     "check_suite.requested",

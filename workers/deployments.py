@@ -8,7 +8,7 @@ from typing import Any
 import structlog
 from celery import shared_task
 
-from app.deploy.approval import expire_due, handle_issue_comment
+from app.deploy.approval import expire_due, handle_issue_comment, handle_issue_edited
 from app.deploy.review import DeploymentRequest, request_from_payload, review_deployment
 from app.services import Services, services
 from app.state import held_lock
@@ -17,6 +17,7 @@ from workers.router import Router
 log = structlog.get_logger()
 router = Router()
 router.on("issue_comment", "created")(handle_issue_comment)
+router.on("issues", "edited")(handle_issue_edited)
 
 EXPIRE_EVERY = 60.0
 

@@ -13,7 +13,7 @@ from celery import shared_task
 from sqlalchemy import select
 
 from app.errors import TransientError
-from app.identity.decide import handle_issue_comment
+from app.identity.decide import handle_issue_comment, handle_issue_edited
 from app.identity.escalation import open_issue
 from app.identity.models import Escalation
 from app.identity.revoke import due_tokens, revoke_token
@@ -29,6 +29,7 @@ ISSUE_GRACE = timedelta(minutes=2)
 
 router = Router()
 router.on("issue_comment", "created")(handle_issue_comment)
+router.on("issues", "edited")(handle_issue_edited)
 
 
 @shared_task(name="workers.tokens.revoke_agent_token")

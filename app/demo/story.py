@@ -17,6 +17,7 @@ import httpx
 from app.audit.query import latest
 from app.audit.trail import approvals
 from app.demo.stack import LocalStack
+from app.identity.binding import approve_command, shown_digest
 from app.policy.result import Result, Status
 
 REPO = "acme/widgets"
@@ -217,8 +218,9 @@ class Story:
         out.detail(f"403 escalation_required: {body['reason']}")
         out.detail(f"escalation {escalation_id[:8]}: issue #{issue.number} opened: {issue.title}")
 
-        self.sim.comment(REPO, issue.number, ADMIN, "/foureyes approve")
-        out.step(f"{ADMIN} (admin) comments /foureyes approve on issue #{issue.number}")
+        approve = approve_command(shown_digest(issue.body) or "")
+        self.sim.comment(REPO, issue.number, ADMIN, approve)
+        out.step(f"{ADMIN} (admin) comments {approve} on issue #{issue.number}")
         with self.sim.world.lock:
             state = self.sim.world.repo(REPO).issues[issue.number].state
         out.detail(f"issue #{issue.number} is {state}")

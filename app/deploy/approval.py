@@ -1,7 +1,8 @@
 """A held deployment, decided by a human on an issue foureyes opened.
 
 This is the escalation mechanism of `app.identity` applied to deployments: the same
-issue-and-comment flow, the same `/foureyes approve|deny` command parser, the same
+issue-and-comment flow, the same `/foureyes approve <digest>|deny` command parser and
+binding of the decision to the stored request (`app.identity.binding`), the same
 approvers (`escalations.approvers`, checked against GitHub when the comment arrives).
 Its records differ (an environment and a workflow run, not a token scope), so a
 deployment review keeps its own table and its own `issue_comment` handler; the
@@ -23,7 +24,14 @@ from app.deploy.outcome import finish
 from app.deploy.provenance import agent_reason
 from app.deploy.respond import post_review
 from app.github import issues
-from app.github.client import github_errors
+from app.identity.binding import (
+    EDITED,
+    Binding,
+    approval_refusal,
+    approve_command,
+    edited_issue,
+    request_digest,
+)
 from app.identity.broker import PolicyUnusable, repository_policy
 from app.identity.decide import approver_refusal, parse_command
 from app.identity.escalation import current_approvers, fenced
@@ -43,6 +51,26 @@ def who_may_decide(approvers: Approvers) -> str:
     who = f"a human with repository permission **{approvers.permission}** or more"
     named = [f"team `{t}`" for t in approvers.teams] + [f"`{u}`" for u in approvers.users]
     return who + (" in " + ", ".join(named) if named else "")
+
+
+def digest(review: DeploymentReview) -> str:
+    """The digest an approval names: of the held deployment as stored."""
+    return request_digest(
+        "deployment",
+        {
+            "id": review.id,
+            "repository": review.repository,
+            "environment": review.environment,
+            "sha": review.sha,
+            "ref": review.ref,
+            "run_id": review.run_id,
+        },
+    )
+
+
+def binding(review: DeploymentReview) -> Binding:
+    assert review.issue_number is not None
+    return Binding(review.repository, review.issue_number, digest(review), review.issue_sha256)
 
 
 def issue_text(review: DeploymentReview, approvers: Approvers) -> tuple[str, str]:
@@ -70,9 +98,13 @@ def issue_text(review: DeploymentReview, approvers: Approvers) -> tuple[str, str
             "",
             fenced("\n".join(review.reasons)),
             "",
-            "Comment `/foureyes approve` to let it deploy or `/foureyes deny` to reject it. "
+            f"Request digest: `{digest(review)}`",
+            "",
+            f"Comment `{approve_command(digest(review))}` to let it deploy or "
+            "`/foureyes deny` to reject it. "
             f"Eligible: {who_may_decide(approvers)}, who did not start this deployment and "
-            "is not the human the agent acts for. Unanswered, it is rejected when it expires.",
+            "is not the human the agent acts for. Unanswered, it is rejected when it expires. "
+            "foureyes never edits this issue: if it is edited, the deployment is rejected.",
             "",
             f"Deployment review `{review.id}`.",
         ]
@@ -95,14 +127,14 @@ def ask(deps: Services, gh: GitHub, review: DeploymentReview) -> int | None:
                     return number
                 if number is None:
                     title, body = issue_text(fresh, approvers)
-                    owner, name = review.repository.split("/", 1)
-                    with github_errors():
-                        issue = gh.rest.issues.create(owner, name, title=title, body=body).json()
-                    number = fresh.issue_number = int(issue["number"])
+                    opened = issues.open_issue(gh, review.repository, title, body)
+                    number = fresh.issue_number = opened.number
+                    fresh.issue_sha256 = opened.text_sha256
                     session.commit()
     report = (
         f"{review.comment} To decide, {who_may_decide(approvers).replace('**', '')} comments "
-        f"/foureyes approve or /foureyes deny on issue #{number} of {review.repository}. "
+        f"{approve_command(digest(review))} or /foureyes deny on issue #{number} of "
+        f"{review.repository}. "
         f"Unanswered, it is rejected at {review.expires_at:%Y-%m-%d %H:%M} UTC."
     )
     post_review(gh, review.repository, review.run_id, review.environment, report)
@@ -141,7 +173,44 @@ def handle_issue_comment(payload: dict[str, Any], deps: Services) -> None:
                 f"@{login}: {refusal}. This deployment is still waiting.",
             )
         return
+    if command == "approve":
+        unbound = approval_refusal(gh, binding(review), said.digest)
+        if unbound is not None and unbound.void:
+            log.warning("deployment.void", reason=unbound.reason)
+            settle(deps, gh, review, "denied", None, why=unbound.reason)
+            return
+        if unbound is not None:
+            log.info("deployment.unbound", reason=unbound.reason)
+            issues.comment(
+                gh,
+                review.repository,
+                binding(review).issue_number,
+                f"@{login}: {unbound.reason}. This deployment is still waiting.",
+            )
+            return
     settle(deps, gh, review, "approved" if command == "approve" else "denied", login)
+
+
+def handle_issue_edited(payload: dict[str, Any], deps: Services) -> None:
+    """Someone edited a deployment-approval issue foureyes opened: reject the deployment."""
+    edited = edited_issue(payload)
+    if edited is None:
+        return
+    repository, number = edited
+    with deps.sessions() as session:
+        review = session.scalars(
+            select(DeploymentReview).where(
+                DeploymentReview.repository == repository,
+                DeploymentReview.issue_number == number,
+            )
+        ).first()
+    if review is None or review.status != "pending":
+        return
+    editor = str((payload.get("sender") or {}).get("login") or "someone").replace("`", "")
+    structlog.contextvars.bind_contextvars(deployment_review=review.id, editor=editor)
+    log.warning("deployment.issue_edited")
+    gh = deps.github.for_installation(review.installation_id)
+    settle(deps, gh, review, "denied", None, why=f"{EDITED} (edited by `{editor}`)")
 
 
 def ineligible(deps: Services, gh: GitHub, review: DeploymentReview, login: str) -> str | None:
@@ -163,13 +232,24 @@ def ineligible(deps: Services, gh: GitHub, review: DeploymentReview, login: str)
 
 
 def settle(
-    deps: Services, gh: GitHub, review: DeploymentReview, outcome: str, decided_by: str | None
+    deps: Services,
+    gh: GitHub,
+    review: DeploymentReview,
+    outcome: str,
+    decided_by: str | None,
+    why: str | None = None,
 ) -> None:
-    """Move the review from pending to its outcome once, answer GitHub, close the issue."""
+    """Move the review from pending to its outcome once, answer GitHub, close the issue.
+
+    `why`: foureyes itself rejects it (the issue cannot be trusted), and why."""
     status = {"approved": "approved", "denied": "rejected", "expired": "expired"}[outcome]
     text = {
         "approved": f"foureyes: approved by {decided_by} on issue #{review.issue_number}.",
-        "denied": f"foureyes: rejected by {decided_by} on issue #{review.issue_number}.",
+        "denied": (
+            f"foureyes: rejected: {why}."
+            if why
+            else f"foureyes: rejected by {decided_by} on issue #{review.issue_number}."
+        ),
         "expired": "foureyes: rejected. Nobody approved this deployment before it expired.",
     }[outcome]
     now = datetime.now(UTC)

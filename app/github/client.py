@@ -4,8 +4,9 @@ GitHub takes the app's JWT only as `Authorization: Bearer <JWT>` (a JWT sent as
 `token <JWT>` is 401): app-level calls go through githubkit's `AppAuthStrategy`, which
 signs and sends it so. Installation tokens go as `token <token>`, as githubkit sends them.
 Installation tokens are shared by every process through the shared state until shortly
-before they expire. Clients do not sleep on rate limits: they raise `TransientError`
-with GitHub's retry-after, and Celery tasks defer themselves with a countdown.
+before they expire, sealed there as agents' tokens are (`app.identity.vault`). Clients
+do not sleep on rate limits: they raise `TransientError` with GitHub's retry-after, and
+Celery tasks defer themselves with a countdown.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from githubkit.retry import RetryOption
 from app import metrics
 from app.config import Settings
 from app.errors import ConfigError, GoneError, TransientError
+from app.identity.vault import TokenVault
 from app.state import SharedState
 
 # Refresh an installation token this long before GitHub's expiry (tokens live 1 hour).
@@ -121,10 +123,20 @@ class GitHubApp:
             self.state.set("app:slug", slug, 86400)
         return f"{slug}[bot]"
 
+    @functools.cached_property
+    def _installation_tokens(self) -> TokenVault:
+        """Installation tokens sealed like agents' tokens (AES-GCM, a key derived from the
+        app's private key): whoever reads the shared state learns nothing usable."""
+        return TokenVault(self.state, str(self.settings.private_key), namespace="itoken")
+
+    @staticmethod
+    def _sealed_id(installation_id: int) -> str:
+        # Never a token id (hex): a sealed value cannot pass for another namespace's.
+        return f"installation-{installation_id}"
+
     def installation_token(self, installation_id: int) -> str:
         """The installation's token, shared across processes until shortly before expiry."""
-        key = f"itoken:{installation_id}"
-        cached = self.state.get(key)
+        cached = self._installation_tokens.take(self._sealed_id(installation_id))
         if cached:
             return cached
         app_client = self.as_app()  # githubkit's namespaces hold only a weak reference
@@ -134,12 +146,12 @@ class GitHubApp:
         expires_at = parse_time(data["expires_at"])
         ttl = (expires_at - datetime.now(UTC)).total_seconds() - TOKEN_REFRESH_MARGIN
         if ttl > 0:
-            self.state.set(key, data["token"], ttl)
+            self._installation_tokens.hold(self._sealed_id(installation_id), data["token"], ttl)
         return data["token"]
 
     def forget_installation_token(self, installation_id: int) -> None:
         """Drop a token GitHub refused (revoked, or the installation changed)."""
-        self.state.delete(f"itoken:{installation_id}")
+        self._installation_tokens.release(self._sealed_id(installation_id))
 
     def for_installation(self, installation_id: int) -> GitHub:
         return self._client(self.installation_token(installation_id))

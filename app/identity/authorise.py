@@ -1,5 +1,7 @@
 """Pure authorisation of a token request: the floor, the repository's rules, the TTL.
 
+The floor (`app.policy.permissions`) is the server's: checked first, before any rule.
+
 No I/O: the caller gathers the policy and the proven identity, and acts on the answer.
 """
 
@@ -11,46 +13,12 @@ from typing import Any
 
 from app.identity.verify import WorkloadIdentity
 from app.policy.globs import glob_match
+from app.policy.permissions import floor_violation
 from app.policy.schema import MAX_TOKEN_TTL, Policy, TokenRule
 
-# Invariant 6: never granted to an agent, whatever a repository's policy or a human says.
-FLOOR_ANY = frozenset(
-    {"administration", "secrets", "dependabot_secrets", "environments", "members"}
-)
-FLOOR_WRITE = frozenset({"checks", "statuses"})
-FLOOR_PREFIX = "organization_"
 # Never granted by a rule alone: a human approves each use (an escalation).
 ALWAYS_ESCALATE = frozenset({"workflows"})
-
-# GitHub App permission names (as in GitHub's `app-permissions` schema).
-KNOWN_PERMISSIONS = frozenset(
-    {
-        "actions", "administration", "artifact_metadata", "attestations", "checks",
-        "code_quality", "codespaces", "contents", "dependabot_secrets", "deployments",
-        "discussions", "environments", "issues", "members", "merge_queues", "metadata",
-        "packages", "pages", "pull_requests", "repository_custom_properties",
-        "repository_hooks", "repository_projects", "secret_scanning_alerts", "secrets",
-        "security_events", "single_file", "statuses", "vulnerability_alerts", "workflows",
-        "organization_administration", "organization_announcement_banners",
-        "organization_copilot_seat_management", "organization_custom_org_roles",
-        "organization_custom_properties", "organization_custom_roles",
-        "organization_events", "organization_hooks", "organization_packages",
-        "organization_personal_access_token_requests", "organization_personal_access_tokens",
-        "organization_plan", "organization_projects", "organization_secrets",
-        "organization_self_hosted_runners", "organization_user_blocking",
-    }
-)  # fmt: skip
 LEVELS = ("read", "write")
-
-
-def floor_violation(permissions: dict[str, str]) -> str | None:
-    """The first asked permission on the floor (`administration`, `checks: write`), if any."""
-    for name, level in sorted(permissions.items()):
-        if name in FLOOR_ANY or name.startswith(FLOOR_PREFIX):
-            return name
-        if name in FLOOR_WRITE and level == "write":
-            return f"{name}: write"
-    return None
 
 
 def rule_matches(rule: TokenRule, identity: WorkloadIdentity) -> bool:

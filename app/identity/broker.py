@@ -22,13 +22,14 @@ from app.errors import DeniedError, FoureyesError, GoneError, IdentityError, Tra
 from app.github.client import conditional_get, parse_time
 from app.github.gather import load_repository_policy
 from app.identity import escalation
-from app.identity.authorise import Denial, Escalate, authorise, branch_prefix, floor_violation
+from app.identity.authorise import Denial, Escalate, authorise, branch_prefix
 from app.identity.jwks import IssuerKeys
 from app.identity.models import AgentToken
 from app.identity.request import TokenRequest
 from app.identity.revoke import revoke_now
 from app.identity.vault import TokenVault, token_sha256
 from app.identity.verify import WorkloadIdentity, consume_once, verify_workload_jwt
+from app.policy.permissions import floor_violation
 from app.policy.schema import Policy
 from app.services import Services
 

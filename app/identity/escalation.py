@@ -17,8 +17,9 @@ from sqlalchemy import select, update
 
 from app.audit.emit import emit
 from app.errors import DeniedError
-from app.github.client import github_errors
+from app.github import issues
 from app.identity.authorise import Escalate
+from app.identity.binding import Binding, approve_command, request_digest
 from app.identity.models import Escalation
 from app.identity.request import TokenRequest
 from app.identity.verify import WorkloadIdentity
@@ -29,11 +30,34 @@ from app.state import held_lock
 log = structlog.get_logger()
 
 PENDING_TTL = timedelta(days=1)  # how long a human may take to decide
-COMMAND = re.compile(r"^/foureyes\s+(approve|deny)\s*$", re.IGNORECASE)
 
 
 def url(deps: Services, escalation_id: str) -> str:
     return f"{deps.settings.foureyes_url}/escalations/{escalation_id}"
+
+
+def digest(escalation: Escalation) -> str:
+    """The digest an approval names: of the request as stored, never of the issue text."""
+    return request_digest(
+        "escalation",
+        {
+            "id": escalation.id,
+            "repository": escalation.repository,
+            "issuer": escalation.issuer,
+            "subject": escalation.subject,
+            "on_behalf_of": escalation.on_behalf_of,
+            "permissions": escalation.permissions,
+            "ttl": escalation.ttl,
+            "task": escalation.task,
+        },
+    )
+
+
+def binding(escalation: Escalation) -> Binding:
+    assert escalation.issue_number is not None
+    return Binding(
+        escalation.repository, escalation.issue_number, digest(escalation), escalation.issue_sha256
+    )
 
 
 def open_request(
@@ -188,10 +212,14 @@ def issue_text(deps: Services, escalation: Escalation, approvers: Approvers) -> 
             "",
             fenced(escalation.task or "(none given)"),
             "",
-            "Comment `/foureyes approve` or `/foureyes deny`. Eligible: a human with "
+            f"Request digest: `{digest(escalation)}` (also on {url(deps, escalation.id)})",
+            "",
+            f"To approve, comment `{approve_command(digest(escalation))}`; to refuse, "
+            "`/foureyes deny`. Eligible: a human with "
             + " ".join(who)
             + ", who is not the human the agent acts for. An approval lets this agent "
-            "mint one token, for exactly this scope, once.",
+            "mint one token, for exactly this scope, once. foureyes never edits this "
+            "issue: if it is edited, the request is void.",
             "",
             f"Escalation `{escalation.id}`: {url(deps, escalation.id)}",
         ]
@@ -219,13 +247,12 @@ def open_issue(deps: Services, escalation_id: str) -> int | None:
             gh = deps.github.for_installation(escalation.installation_id)
             approvers = current_approvers(gh, deps, escalation.repository)
             title, body = issue_text(deps, escalation, approvers or Approvers())
-            owner, name = escalation.repository.split("/", 1)
-            with github_errors():
-                issue = gh.rest.issues.create(owner, name, title=title, body=body).json()
-            escalation.issue_number = int(issue["number"])
+            opened = issues.open_issue(gh, escalation.repository, title, body)
+            escalation.issue_number = opened.number
+            escalation.issue_sha256 = opened.text_sha256
             session.commit()
-    log.info("escalation.issue_opened", escalation=escalation_id, issue=issue["number"])
-    return int(issue["number"])
+    log.info("escalation.issue_opened", escalation=escalation_id, issue=opened.number)
+    return opened.number
 
 
 def current_approvers(gh: Any, deps: Services, repository: str) -> Approvers | None:

@@ -85,6 +85,8 @@ class Escalation(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(16), default="pending")
     issue_number: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    # SHA-256 of the issue's title and body as foureyes opened it (`app.identity.binding`).
+    issue_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     decided_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)

@@ -7,7 +7,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from app.identity.authorise import KNOWN_PERMISSIONS, LEVELS
+from app.identity.authorise import LEVELS
+from app.policy.permissions import KNOWN_PERMISSIONS
 
 MAX_BODY_BYTES = 16 * 1024
 MIN_TTL, MAX_TTL = 60, 3600

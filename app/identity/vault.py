@@ -32,17 +32,23 @@ def token_sha256(token: str) -> str:
 
 
 class TokenVault:
-    def __init__(self, state: SharedState, private_key_pem: str) -> None:
+    """Sealed tokens in the shared state under `<namespace>:<id>`: agents' tokens awaiting
+    revocation (`held-token`), and the app's own installation tokens (`itoken`,
+    `app.github.client`), which are worth as much to whoever reads the shared state."""
+
+    def __init__(
+        self, state: SharedState, private_key_pem: str, namespace: str = "held-token"
+    ) -> None:
         self.state = state
+        self.namespace = namespace
         self._aead = AESGCM(
             HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=INFO).derive(
                 private_key_pem.strip().encode()
             )
         )
 
-    @staticmethod
-    def _key(token_id: str) -> str:
-        return f"held-token:{token_id}"
+    def _key(self, token_id: str) -> str:
+        return f"{self.namespace}:{token_id}"
 
     def hold(self, token_id: str, token: str, ttl: float) -> None:
         nonce = secrets.token_bytes(NONCE_BYTES)
@@ -54,12 +60,13 @@ class TokenVault:
         stored = self.state.get(self._key(token_id))
         if stored is None:
             return None
-        sealed = base64.urlsafe_b64decode(stored.encode())
         try:
+            sealed = base64.urlsafe_b64decode(stored.encode())
             plain = self._aead.decrypt(
                 sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], token_id.encode()
             )
-        except InvalidTag:
+        except (InvalidTag, ValueError):
+            # Not sealed by this key (another key, or a value written in the clear).
             return None
         return plain.decode()
 

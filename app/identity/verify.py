@@ -2,13 +2,16 @@
 
 Only asymmetric signatures from a trusted issuer's published keys are accepted; `exp`,
 `iat`, `iss`, `aud` and `sub` are required, with at most 60 s of clock leeway. A token is
-good for one request: its `jti` (or, when it has none, its hash) is remembered until it
-expires, so a stolen token cannot be replayed to mint again.
+good for one request: what it says is remembered until it expires, so a stolen token
+cannot be replayed to mint again. The replay key is made of the verified claims, never of
+the token's text: one signature has many encodings that verify (base64url padding, the
+spare bits of its last character), and each would otherwise be a fresh token.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -102,15 +105,26 @@ def verify_workload_jwt(
         raise IdentityError("the token's subject is empty")
     if not isinstance(claims["exp"], int | float):
         raise IdentityError("the token's exp is not a number")
-    jti = claims.get("jti")
-    seen = f"{issuer.issuer}\0{jti}" if isinstance(jti, str) and jti else token
     return WorkloadIdentity(
         issuer=issuer.issuer,
         subject=subject,
         expires_at=float(claims["exp"]),
-        replay_key="jti:" + hashlib.sha256(seen.encode()).hexdigest(),
+        replay_key=replay_key(issuer.issuer, claims),
         claims=claims,
     )
+
+
+def replay_key(issuer: str, claims: Mapping[str, Any]) -> str:
+    """What makes a verified token the same token: the issuer, the subject and its `jti`;
+    without a `jti`, its `iat`, `exp` and the digest of every claim it makes."""
+    jti = claims.get("jti")
+    if isinstance(jti, str) and jti:
+        said: list[Any] = [issuer, claims["sub"], "jti", jti]
+    else:
+        canonical = json.dumps(claims, sort_keys=True, separators=(",", ":"), default=str)
+        digest = hashlib.sha256(canonical.encode()).hexdigest()
+        said = [issuer, claims["sub"], "iat", claims.get("iat"), claims["exp"], digest]
+    return "jti:" + hashlib.sha256(json.dumps(said, default=str).encode()).hexdigest()
 
 
 def consume_once(state: SharedState, identity: WorkloadIdentity) -> None:

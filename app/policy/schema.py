@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from app.policy.globs import glob_match
+from app.policy.permissions import KNOWN_PERMISSIONS, floor_violation
 
 Permission = Literal["read", "triage", "write", "maintain", "admin"]
 DeploymentVerdict = Literal["reject", "require_approval", "allow"]
@@ -30,7 +31,6 @@ MAX_TOKEN_TTL = 3600
 
 _LOGIN_GLOB = re.compile(r"[A-Za-z0-9_*?-]+(?:\[bot\])?")
 _TEAM = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9][A-Za-z0-9_.-]*")
-_PERMISSION_NAME = re.compile(r"[a-z][a-z_]*")
 
 
 def _check(pattern: re.Pattern[str], message: str) -> AfterValidator:
@@ -45,7 +45,25 @@ def _check(pattern: re.Pattern[str], message: str) -> AfterValidator:
 Glob = Annotated[StrictStr, StringConstraints(min_length=1)]
 Login = Annotated[StrictStr, _check(_LOGIN_GLOB, "not a GitHub login (or login glob)")]
 Team = Annotated[StrictStr, _check(_TEAM, "teams are written org/slug")]
-PermissionName = Annotated[StrictStr, _check(_PERMISSION_NAME, "not a permission name")]
+
+
+def _known_permission(name: str) -> str:
+    if name not in KNOWN_PERMISSIONS:
+        raise ValueError("not a GitHub App permission name")
+    return name
+
+
+def _above_the_floor(permissions: dict[str, str]) -> dict[str, str]:
+    floored = floor_violation(permissions)
+    if floored:
+        raise ValueError(f"{floored} is never granted to agents (the server's floor)")
+    return permissions
+
+
+PermissionName = Annotated[StrictStr, AfterValidator(_known_permission)]
+TokenPermissions = Annotated[
+    dict[PermissionName, Literal["read", "write"]], AfterValidator(_above_the_floor)
+]
 
 
 def _only_version_1(value: int) -> int:
@@ -128,15 +146,16 @@ class TokenRule(_Model):
     """Which workload identities may get which tokens for this repository.
 
     `subject` and each `claims` value are globs over the JWT's claims; `permissions`
-    names GitHub App permissions (`contents`, `pull_requests`...). The server's floor
-    (no administration, secrets, ...) applies whatever a rule says.
+    names GitHub App permissions (`contents`, `pull_requests`...). A permission on the
+    server's floor (`app.policy.permissions`: deployments, checks, `actions: write`,
+    `issues: write`...) is an error here, and the broker refuses it whatever a rule says.
     """
 
     name: Annotated[StrictStr, StringConstraints(min_length=1, max_length=100)]
     issuer: Annotated[StrictStr, StringConstraints(min_length=1)]
     subject: Glob
     claims: dict[StrictStr, Glob] = {}
-    permissions: dict[PermissionName, Literal["read", "write"]] = {}
+    permissions: TokenPermissions = {}
     max_ttl: StrictInt = Field(MAX_TOKEN_TTL, ge=1, le=MAX_TOKEN_TTL)
 
 

@@ -194,3 +194,19 @@ def merge_group_event(
         },
     }
     return payload
+
+
+def issues_event(
+    world: World,
+    installation: Installation | None,
+    repo: Repo,
+    issue: Issue,
+    action: str,
+    sender: str,
+    **extra: Any,
+) -> dict[str, Any]:
+    """`issues.<action>`; `edited` carries `changes` (`{"title": {"from": ...}}`...)."""
+    payload = envelope(world, f"issues.{action}", installation, repo, sender)
+    payload["issue"] = render.issue(world, repo, issue, payload["issue"])
+    payload.update(extra)
+    return payload

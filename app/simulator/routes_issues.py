@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.simulator import render
+from app.simulator import payloads, render
 from app.simulator.history import history
 from app.simulator.http import Call, HttpError, Reply, Routes, paginate
 from app.simulator.model import Issue, Pull
@@ -60,6 +60,8 @@ def get_issue(call: Call) -> Reply:
 
 @routes.patch("/repos/{owner}/{repo}/issues/{issue_number}", permission="issues")
 def update_issue(call: Call) -> Reply:
+    """Update an issue; a changed title or body sends `issues.edited` with `changes`
+    (the old values), its sender whoever called: an installation token is the app's bot."""
     repo, issue = call.require_repo(), _issue(call)
     body = call.json()
     state = body.get("state")
@@ -71,9 +73,24 @@ def update_issue(call: Call) -> Reply:
             f"state {state!r}",
             errors=[{"field": "state", "code": "invalid"}],
         )
+    changes = {
+        key: {"from": getattr(issue, key)}
+        for key in ("title", "body")
+        if key in body and body[key] != getattr(issue, key)
+    }
     for key in ("title", "body", "labels"):
         if key in body:
             setattr(issue, key, body[key])
+    if changes and isinstance(issue, Issue):
+        sender = call.auth.login or _bot(call)
+        edited = issue
+        call.world.queue_webhook(
+            "issues",
+            repo,
+            lambda i: payloads.issues_event(
+                call.world, i, repo, edited, "edited", sender, changes=changes
+            ),
+        )
     if isinstance(issue, Issue) and "assignees" in body:
         issue.assignees = list(body["assignees"])
     now = call.world.now()

@@ -260,6 +260,7 @@ class Simulator(Story):
                 log.info("simulator.delivery_failed", webhook=event, error=type(exc).__name__)
         response = self._finish(request, method, outcome)
         self._record(request, method, path, response.status_code, outcome.auth)
+        self.send_queued()
         return response(environ, start_response)
 
     def _handle(self, request: Request, method: str, path: str) -> _Outcome:

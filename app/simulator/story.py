@@ -100,6 +100,13 @@ class Story:
                 app.webhook_secret = secret
 
     # -- delivery --------------------------------------------------------------------
+    def send_queued(self) -> None:
+        """Send the webhooks that REST calls caused (`World.queue_webhook`), in order."""
+        with self.world.lock:
+            queued, self.world.outbox = self.world.outbox, []
+        for event, repo, build in queued:
+            self._emit(event, repo, build)
+
     def _emit(
         self,
         event: str,

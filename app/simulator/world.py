@@ -11,8 +11,9 @@ import hashlib
 import itertools
 import secrets
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from app.simulator import keys
 from app.simulator.model import (
@@ -49,6 +50,7 @@ DEFAULT_APP_EVENTS = [
     "check_suite",
     "deployment_protection_rule",
     "issue_comment",
+    "issues",
     "merge_group",
     "pull_request",
     "pull_request_review",
@@ -56,6 +58,7 @@ DEFAULT_APP_EVENTS = [
     "workflow_run",
 ]
 TOKEN_LIFETIME = timedelta(hours=1)
+WebhookBuilder = Callable[[Installation | None], dict[str, Any]]
 
 
 def blob_sha(content: str) -> str:
@@ -87,8 +90,16 @@ class World:
         self.check_runs: dict[int, CheckRun] = {}
         self.tokens: dict[str, Token] = {}
         self.deliveries: list[Delivery] = []
+        # Webhooks a REST call caused (`queue_webhook`), sent once the call is answered.
+        self.outbox: list[tuple[str, Repo, WebhookBuilder]] = []
         self.oauth = OAuthState()
         self._ids = itertools.count(1001)
+
+    def queue_webhook(self, event: str, repo: Repo, build: WebhookBuilder) -> None:
+        """Send `event` (its payload built per installation) after the REST call that
+        caused it: handlers run under the lock, and the app may call back on delivery."""
+        with self.lock:
+            self.outbox.append((event, repo, build))
 
     # -- ids and time ----------------------------------------------------------------
     def next_id(self) -> int:

@@ -1,21 +1,29 @@
 """One-click registration (GitHub's manifest flow, as Probot does it), in setup mode only.
 
-With no APP_ID, `/` and `/setup` show a button that posts `app.yml`, completed with this
-server's URLs, to GitHub's "new app" page, with a one-time CSRF `state` that is also
-held in a cookie. GitHub creates the app and redirects to `/setup/callback?code&state`;
-the code is exchanged (`POST /app-manifests/{code}/conversions`, no authentication) for
-the app's id, key, webhook secret and OAuth credentials, which are written to `.env` in
-the working directory (mode 0600 from creation; other lines kept). The operator then
-installs the app and restarts. Outside setup mode these pages answer 404, except the
-static after-install page `/setup/installed`. No secret is ever logged.
+With no APP_ID, the server prints a one-time setup code on its console at start, in the
+log line that tells the operator to open the page (`setup.open`). `/` and `/setup` ask
+for it: whoever reaches the page first must not register their own app in this server's
+`.env` (they would hold its private key). With the code (`POST /setup`), the page shows
+a button that posts `app.yml`, completed with this server's URLs, to GitHub's "new app"
+page, with a one-time CSRF `state` that is also held in a cookie. GitHub creates the app
+and redirects to `/setup/callback?code&state`; the code is exchanged
+(`POST /app-manifests/{code}/conversions`, no authentication) for the app's id, key,
+webhook secret and OAuth credentials, which are written to `.env` in the working
+directory (mode 0600 from creation; other lines kept), and the setup code is spent.
+The code lives in `instance/setup-code` (mode 0600), so every web process shows the same. The
+operator then installs the app and restarts. Outside setup mode these pages answer 404,
+except the static after-install page `/setup/installed`. No secret but the setup code
+(on the console, by design) is ever logged.
 """
 
 from __future__ import annotations
 
 import hmac
 import json
+import os
 import re
 import secrets
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -38,6 +46,7 @@ from app.envfile import write_env
 from app.errors import ConfigError
 from app.manifest import load_manifest
 from app.services import services
+from app.web.setup_pages import CODE_PAGE, DONE, INSTALLED, REGISTERED, SETUP
 
 bp = Blueprint("setup", __name__)
 log = structlog.get_logger()
@@ -47,6 +56,8 @@ STATE_COOKIE = "foureyes_setup_state"
 ORG_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}")
 CODE = re.compile(r"[A-Za-z0-9_-]{1,200}")
 MAX_APP_NAME = 34
+SETUP_CODE_FILE = "setup-code"
+MAX_CODE_ATTEMPTS = 20  # wrong codes per minute, all visitors together
 # Endpoints that need a registered app answer 503 in setup mode, naming the way out.
 NEEDS_APP = ("/api/tokens",)
 
@@ -97,6 +108,49 @@ def registered_app_id() -> str | None:
     return read_env_file(path).get("APP_ID") if path.is_file() else None
 
 
+def _code_path(settings: Settings) -> Path:
+    return settings.instance_path / SETUP_CODE_FILE
+
+
+def setup_code(settings: Settings) -> str:
+    """The one-time setup code: made once, in a 0600 file of the instance folder, so every
+    web process of this server (and a restart before registering) shows the same one."""
+    path = _code_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    draft = path.with_name(f"{SETUP_CODE_FILE}.{secrets.token_hex(8)}")
+    descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(secrets.token_urlsafe(12))
+    try:
+        os.link(draft, path)  # atomic: the first process's code wins
+    except FileExistsError:
+        pass
+    finally:
+        draft.unlink()
+    return path.read_text().strip()
+
+
+def announce(settings: Settings) -> None:
+    """Tell the operator, on the server's console, where to register and with which code."""
+    log.warning(
+        "setup.open",
+        url=f"{settings.foureyes_url}/setup",
+        setup_code=setup_code(settings),
+        hint="open the URL and enter the setup code to register the GitHub App",
+    )
+
+
+def _code_valid(settings: Settings, given: str) -> bool:
+    state = services().state
+    if state.incr(f"setup:attempts:{int(time.time() // 60)}", 120) > MAX_CODE_ATTEMPTS:
+        abort(429, description="too many setup codes tried: wait a minute")
+    path = _code_path(settings)
+    expected = path.read_text().strip() if path.is_file() else ""
+    if not expected or not given:
+        return False
+    return hmac.compare_digest(given.strip().encode(), expected.encode())
+
+
 def _require_setup_mode() -> Settings:
     settings = services().settings
     if not settings.setup_mode:
@@ -115,15 +169,34 @@ def _refuse_without_app() -> tuple[Response, int] | None:
 
 @bp.get("/")
 @bp.get("/setup")
-def setup_page() -> Response:
+def code_page() -> Response:
+    """Ask for the setup code printed on the server's console."""
+    _require_setup_mode()
+    registered = registered_app_id()
+    if registered:
+        return make_response(render_template_string(REGISTERED, app_id=registered))
+    org = (request.args.get("org") or "").strip()
+    name = (request.args.get("name") or "").strip()[:MAX_APP_NAME]
+    return make_response(render_template_string(CODE_PAGE, org=org, name=name, wrong=False))
+
+
+@bp.post("/setup")
+def setup_page() -> Response | tuple[str, int]:
     settings = _require_setup_mode()
     registered = registered_app_id()
     if registered:
         return make_response(render_template_string(REGISTERED, app_id=registered))
-    org = (request.args.get("org") or "").strip() or None
+    form_org = (request.form.get("org") or "").strip()
+    form_name = (request.form.get("name") or "").strip()[:MAX_APP_NAME]
+    given = request.form.get("setup_code") or ""
+    if not _code_valid(settings, given):
+        log.warning("setup.bad_code")
+        page = render_template_string(CODE_PAGE, org=form_org, name=form_name, wrong=True)
+        return page, 403
+    org = form_org or None
     if org is not None and not ORG_NAME.fullmatch(org):
         abort(400, description="not an organisation name")
-    name = (request.args.get("name") or "").strip()[:MAX_APP_NAME] or None
+    name = form_name or None
     try:
         manifest = build_manifest(settings, name)
     except ConfigError as exc:
@@ -137,6 +210,7 @@ def setup_page() -> Response:
         org=org or "",
         name=manifest["name"],
         hook=manifest["hook_attributes"]["url"],
+        setup_code=given.strip(),
     )
     response = make_response(page)
     response.set_cookie(
@@ -192,6 +266,7 @@ def callback() -> tuple[str, int] | Response:
             "GITHUB_CLIENT_SECRET": app["client_secret"],
         },
     )
+    _code_path(settings).unlink(missing_ok=True)  # one time: spent by the registration
     log.info("setup.registered", app_id=app["id"], slug=app.get("slug"), env=str(env_path()))
     return render_template_string(
         DONE,
@@ -206,72 +281,3 @@ def callback() -> tuple[str, int] | Response:
 def installed() -> str:
     """Where GitHub sends the installer (the manifest's `setup_url`): what to do next."""
     return render_template_string(INSTALLED, setup_mode=services().settings.setup_mode)
-
-
-STYLE = """<style>body{font:16px/1.5 system-ui,sans-serif;max-width:46rem;margin:3rem auto;
-padding:0 1rem}code{background:#f3f3f3;padding:0 .2rem}button{font-size:1rem;padding:.5rem 1rem}
-fieldset{border:1px solid #ccc;margin:1rem 0}</style>"""
-
-SETUP = (
-    """<!doctype html><html><head><meta charset="utf-8"><title>Register foureyes</title>"""
-    + STYLE
-    + """</head><body>
-<h1>Register foureyes on GitHub</h1>
-<p>foureyes has no <code>APP_ID</code> yet. This creates its GitHub App from
-<code>app.yml</code> in one click; webhooks will go to <code>{{ hook }}</code>.</p>
-<form method="post" action="{{ action }}" id="register">
-  <input type="hidden" name="manifest" value="{{ manifest }}">
-  <button type="submit">Create the app "{{ name }}" on GitHub
-    {%- if org %} for {{ org }}{% endif %}</button>
-</form>
-<form method="get" action="/setup">
-  <fieldset><legend>Options</legend>
-  <label>Organisation (empty: your own account)
-    <input name="org" value="{{ org }}" pattern="[A-Za-z0-9-]{1,39}"></label><br>
-  <label>App name (must be unique on GitHub) <input name="name" value="{{ name }}"
-    maxlength="34"></label>
-  <button type="submit">Update</button></fieldset>
-</form>
-</body></html>"""
-)
-
-DONE = (
-    """<!doctype html><html><head><meta charset="utf-8"><title>foureyes registered</title>"""
-    + STYLE
-    + """</head><body>
-<h1>Registered "{{ name }}" (app id {{ app_id }})</h1>
-<p>Its id, private key, webhook secret and OAuth credentials are in <code>{{ env }}</code>
-(readable by you only). Keep that file out of version control.</p>
-<ol>
-  <li><a href="{{ install_url }}">Install the app</a> on the repositories its agents work in.</li>
-  <li>Restart <code>foureyes serve</code> (Ctrl-C, then run it again): it reads
-      <code>.env</code> on start and leaves setup mode.</li>
-  <li>Require the <code>foureyes</code> check in a ruleset, then run
-      <code>foureyes doctor</code> to see that the gate is really enforced.</li>
-</ol>
-</body></html>"""
-)
-
-REGISTERED = (
-    """<!doctype html><html><head><meta charset="utf-8"><title>foureyes registered</title>"""
-    + STYLE
-    + """</head><body>
-<h1>foureyes is registered (app id {{ app_id }})</h1>
-<p><code>.env</code> holds the app's credentials: restart <code>foureyes serve</code> to
-leave setup mode.</p>
-</body></html>"""
-)
-
-INSTALLED = (
-    """<!doctype html><html><head><meta charset="utf-8"><title>foureyes installed</title>"""
-    + STYLE
-    + """</head><body>
-<h1>foureyes is installed</h1>
-{% if setup_mode %}<p>Restart <code>foureyes serve</code> so it reads <code>.env</code>.</p>
-{% endif %}
-<p>Next, make the gate binding: in each repository (or the organisation),
-Settings → Rules → Rulesets → New branch ruleset, target the default branch, enable
-"Require status checks to pass", add <code>foureyes</code> and choose the foureyes app as
-its source. Then run <code>foureyes doctor</code>.</p>
-</body></html>"""
-)

@@ -16,6 +16,8 @@ from flask import Blueprint, Response, jsonify, request
 from app import metrics
 from app.errors import DeniedError, IdentityError, TransientError
 from app.identity import broker
+from app.identity.binding import approve_command
+from app.identity.escalation import digest
 from app.identity.models import AgentToken, Escalation
 from app.identity.request import MAX_BODY_BYTES, MalformedRequest, parse_token_request
 from app.identity.revoke import mark_due
@@ -132,6 +134,9 @@ def escalation_page(escalation_id: str) -> Response:
         f"<title>foureyes escalation</title><h1>Escalation {escape(escalation.id)}</h1>"
         f"<p>Status: <strong>{escape(escalation.status)}</strong></p>"
         f"<p>{escape(escalation.agent)} asks for <code>{escape(scope)}</code> on "
-        f"<code>{escape(escalation.repository)}</code>. A human decides on {issue} with "
-        "<code>/foureyes approve</code> or <code>/foureyes deny</code>.</p></html>"
+        f"<code>{escape(escalation.repository)}</code>.</p>"
+        f"<p>Request digest: <code>{escape(digest(escalation))}</code>. A human decides on "
+        f"{issue} with <code>{escape(approve_command(digest(escalation)))}</code> or "
+        "<code>/foureyes deny</code>, after checking that the issue asks what this page "
+        "says.</p></html>"
     )

@@ -1,6 +1,6 @@
 """The deployment gate end to end: `deployment_protection_rule` webhooks into gunicorn, a
 Celery worker answering through the run's protection rule on the simulator, and approval
-issues decided by `/foureyes approve|deny` comments."""
+issues decided by `/foureyes approve <digest>|deny` comments."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from sqlalchemy import update
 
 from app.db import make_engine, make_session_factory
 from app.deploy.models import DeploymentReview
+from app.identity.binding import shown_digest
 from tests.e2e.conftest import AGENT_POLICY, Stack, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -135,12 +136,14 @@ def test_a_human_deploying_an_unreviewed_agent_commit_is_held_until_approved(sta
         repo, environment="staging", creator="deployer", ref="ci-agent/held", sha=head
     )
     report, issue = wait_held(stack, repo, run_id)
-    assert "/foureyes approve" in report.comment
+    with stack.simulator.world.lock:
+        digest = shown_digest(stack.simulator.world.repo(repo).issues[issue].body)
+    assert digest and f"/foureyes approve {digest}" in report.comment
     assert f"issue #{issue}" in report.comment
     assert stack.simulator.deployment_gate(run_id, "staging") == "waiting"
     assert decided(stack, run_id) == []
 
-    stack.simulator.comment(repo, issue, "maintainer", "/foureyes approve")
+    stack.simulator.comment(repo, issue, "maintainer", f"/foureyes approve {digest}")
     review = wait_decision(stack, run_id, "the approval to reach GitHub")
     assert review.state == "approved"
     assert "maintainer" in review.comment

@@ -3,6 +3,7 @@ embedded default (no REDIS_URL: SQLite database, SQLite broker), against the sim
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -104,6 +105,16 @@ def test_serve_without_an_app_id_serves_the_registration_page(tmp_path: Path):
     try:
         wait_ready(url, [process], tmp_path, path="/healthz")
         page = httpx.get(f"{url}/", timeout=5)
+        assert page.status_code == 200
+        assert "setup code" in page.text and "manifest" not in page.text
+        # The operator reads the one-time code on the console, in the `setup.open` line.
+        [opened] = [
+            json.loads(line)
+            for line in (tmp_path / "serve.log").read_text().splitlines()
+            if '"setup.open"' in line
+        ]
+        assert opened["url"] == f"{url}/setup"
+        page = httpx.post(f"{url}/setup", data={"setup_code": opened["setup_code"]}, timeout=5)
         assert page.status_code == 200
         assert "manifest" in page.text
         webhook = httpx.post(f"{url}/api/github/webhooks", content=b"{}", timeout=5)

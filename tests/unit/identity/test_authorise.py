@@ -14,6 +14,7 @@ from app.identity.authorise import (
 )
 from app.identity.verify import WorkloadIdentity
 from app.policy.load import load_policy
+from app.policy.schema import Policy, TokenRule
 
 ACTIONS = "https://token.actions.githubusercontent.com"
 
@@ -60,7 +61,7 @@ def test_ttl_is_capped_by_the_rule():
 @pytest.mark.parametrize(
     "permissions, beyond",
     [
-        ({"issues": "write"}, ["issues: write"]),
+        ({"pages": "write"}, ["pages: write"]),
         ({"actions": "read"}, ["actions: read"]),
         ({"contents": "write", "workflows": "write"}, ["workflows: write"]),
     ],
@@ -76,34 +77,37 @@ def test_more_than_the_rule_or_workflows_needs_an_escalation(permissions, beyond
         ({"administration": "read"}, "administration"),
         ({"secrets": "read"}, "secrets"),
         ({"environments": "write"}, "environments"),
-        ({"checks": "write"}, "checks: write"),
-        ({"statuses": "write"}, "statuses: write"),
+        ({"checks": "write"}, "checks"),
+        ({"checks": "read"}, "checks"),
+        ({"statuses": "write"}, "statuses"),
+        ({"deployments": "write"}, "deployments"),
+        ({"repository_custom_properties": "write"}, "repository_custom_properties"),
+        ({"actions": "write"}, "actions: write"),
+        ({"issues": "write"}, "issues: write"),
         ({"organization_administration": "read"}, "organization_administration"),
         ({"members": "read"}, "members"),
         ({"contents": "write", "dependabot_secrets": "read"}, "dependabot_secrets"),
     ],
 )
 def test_the_floor_is_denied_whatever_the_rules_say(permissions, named):
-    floor_policy = load_policy(
-        f"""
-tokens:
-  - name: reckless
-    issuer: {ACTIONS}
-    subject: "**"
-    permissions: {{administration: write, secrets: write, checks: write, statuses: write,
-                   environments: write, members: write, organization_administration: write,
-                   dependabot_secrets: write, contents: write}}
-""",
-        "test",
+    # The schema refuses such a rule (test_load); built unvalidated, the floor still holds.
+    reckless = TokenRule.model_construct(
+        name="reckless",
+        issuer=ACTIONS,
+        subject="**",
+        claims={},
+        permissions={name: "write" for name in permissions} | {"contents": "write"},
+        max_ttl=3600,
     )
+    floor_policy = Policy.model_construct(tokens=(reckless,))
     decision = authorise(floor_policy, identity(), permissions, None)
     assert isinstance(decision, Denial)
     assert named in decision.reason
     assert floor_violation(permissions) == named
 
 
-def test_checks_and_statuses_read_are_above_the_floor():
-    assert floor_violation({"checks": "read", "statuses": "read"}) is None
+def test_actions_and_issues_read_are_above_the_floor():
+    assert floor_violation({"actions": "read", "issues": "read"}) is None
 
 
 @pytest.mark.parametrize(

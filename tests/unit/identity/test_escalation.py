@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from app.identity.binding import approve_command, shown_digest
 from app.identity.decide import handle_issue_comment
 from app.identity.links import find_agent_link
 from app.identity.models import Escalation
@@ -31,6 +32,12 @@ def comment(broker, number, login, body):
 def escalation(broker) -> Escalation:
     [row] = broker.rows(Escalation)
     return row
+
+
+def approve(broker) -> str:
+    """The approval command naming the digest the escalation's issue shows."""
+    [issue] = issues(broker).values()
+    return approve_command(shown_digest(issue.body) or "")
 
 
 def request_escalation(broker):
@@ -86,7 +93,7 @@ def test_full_cycle_ineligible_ignored_eligible_approves_used_once(broker):
     early = broker.ask({**WIDE, "escalation": asked["id"]})
     assert early.status_code == 403 and "pending" in early.json["reason"]
 
-    comment(broker, number, "bob", "/foureyes approve")
+    comment(broker, number, "bob", approve(broker))
     row = escalation(broker)
     assert (row.status, row.decided_by) == ("approved", "bob")
     assert issues(broker)[number].state == "closed"

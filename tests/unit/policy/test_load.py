@@ -34,7 +34,7 @@ tokens:
     issuer: https://token.actions.githubusercontent.com
     subject: "repo:acme/agents:ref:refs/heads/main"
     claims: {job_workflow_ref: "acme/agents/.github/workflows/agent.yml@*"}
-    permissions: {contents: write, pull_requests: write, issues: write}
+    permissions: {contents: write, pull_requests: write, issues: read}
     max_ttl: 900
 escalations:
   approvers: {permission: admin}
@@ -156,6 +156,43 @@ tokens:
     assert load_policy(valid.replace("7200", "60"), "x").tokens[0].max_ttl == 60
     (default,) = load_policy(valid.replace("    max_ttl: 7200\n", ""), "x").tokens
     assert default.max_ttl == 3600
+
+
+@pytest.mark.parametrize(
+    "permissions, named",
+    [
+        ("{deployments: write}", "deployments"),
+        ("{checks: read}", "checks"),
+        ("{contents: write, actions: write}", "actions: write"),
+        ("{repository_custom_properties: write}", "repository_custom_properties"),
+        ("{issues: write}", "issues: write"),
+        ("{organization_secrets: read}", "organization_secrets"),
+    ],
+)
+def test_a_token_rule_asking_for_the_floor_is_an_error(permissions, named):
+    text = f"""\
+tokens:
+  - name: ci
+    issuer: https://issuer.example
+    subject: "repo:acme/*"
+    permissions: {permissions}
+"""
+    [(path, message, line)] = errors_of(text)
+    assert (path, line) == ("tokens[0].permissions", 5)
+    assert message == f"{named} is never granted to agents (the server's floor)"
+
+
+def test_token_permission_names_are_github_app_permissions():
+    text = """\
+tokens:
+  - name: ci
+    issuer: https://issuer.example
+    subject: "repo:acme/*"
+    permissions: {contents: read, pull_request: write}
+"""
+    [(path, message, _line)] = errors_of(text)
+    assert path == "tokens[0].permissions.pull_request"
+    assert "not a GitHub App permission name" in message
 
 
 def test_deployments_and_workflow_values_are_checked():

@@ -209,3 +209,24 @@ def test_apps_get_only_the_events_they_subscribed_to(
     events = [headers["X-Github-Event"] for headers, _ in receiver.received]
     assert events == ["installation", "push"]
     assert installed.installation_id == json.loads(receiver.received[-1][1])["installation"]["id"]
+
+
+def test_editing_an_issue_over_rest_sends_issues_edited_from_the_caller(
+    simulator: Simulator, installation_github: Any, receiver: Receiver, installed: Installed
+) -> None:
+    """GitHub sends `issues.edited` when a title or body changes, with the old values in
+    `changes` and the caller as sender (an installation token acts as the app's bot)."""
+    simulator.configure_webhook(installed.app_id, receiver.url)
+    gh = installation_github
+    created = gh.rest.issues.create("acme", "widgets", title="Asks", body="contents: read")
+    number = created.json()["number"]
+    gh.rest.issues.update("acme", "widgets", number, state="closed")  # no title/body change
+    assert not [h for h, _ in receiver.received if h["X-Github-Event"] == "issues"]
+    gh.rest.issues.update("acme", "widgets", number, body="workflows: write")
+    [body] = [b for h, b in receiver.received if h["X-Github-Event"] == "issues"]
+    edited = parse("issues", body)
+    assert edited.action == "edited"
+    assert edited.issue.number == number and edited.issue.body == "workflows: write"
+    assert json.loads(body)["changes"] == {"body": {"from": "contents: read"}}
+    assert edited.sender.login == "foureyes[bot]"
+    assert edited.installation.id == installed.installation_id

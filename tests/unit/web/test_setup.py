@@ -21,7 +21,7 @@ from app.github.client import GitHubApp
 from app.manifest import PACKAGE_DIR, load_manifest
 from app.simulator.governance import governance
 from app.state import SqlState
-from app.web.setup import github_web_url
+from app.web.setup import github_web_url, setup_code
 
 FOUREYES_URL = "https://foureyes.example.org"
 ENV_KEYS = {"APP_ID", "PRIVATE_KEY", "WEBHOOK_SECRET", "GITHUB_CLIENT_ID", "GITHUB_CLIENT_SECRET"}
@@ -51,7 +51,8 @@ def forms_of(html: str) -> list[dict]:
 
 
 def registration_form(html: str) -> dict:
-    [form] = [f for f in forms_of(html) if f["method"] == "post"]
+    """The form that posts the manifest to GitHub (the options form posts to /setup)."""
+    [form] = [f for f in forms_of(html) if f["method"] == "post" and f["action"] != "/setup"]
     return form
 
 
@@ -94,9 +95,15 @@ def post_to_github(simulator, form: dict) -> tuple[str, str]:
     return f"{location.path}?{location.query}", query["code"][0]
 
 
+def open_setup(client, **options: str):
+    """The operator enters the setup code the console printed (`setup.open`)."""
+    code = setup_code(client.application.extensions["foureyes"].settings)
+    return client.post("/setup", data={"setup_code": code, **options})
+
+
 def register(simulator, client) -> tuple[httpx.Response, str]:
     """The whole flow; returns the callback's response and the path it was called at."""
-    page = client.get("/setup")
+    page = open_setup(client)
     callback_path, _ = post_to_github(simulator, registration_form(page.get_data(as_text=True)))
     return client.get(callback_path), callback_path
 
@@ -104,7 +111,10 @@ def register(simulator, client) -> tuple[httpx.Response, str]:
 def test_setup_page_posts_the_manifest_from_app_yml(simulator, setup_app):
     client = setup_app.test_client()
     for path in ("/", "/setup"):
-        response = client.get(path)
+        asked = forms_of(client.get(path).get_data(as_text=True))
+        assert [(f["method"], f["action"]) for f in asked] == [("post", "/setup")]
+        assert "setup_code" in asked[0]["inputs"]
+        response = open_setup(client)
         assert response.status_code == 200
         form = registration_form(response.get_data(as_text=True))
         action = urlsplit(form["action"])
@@ -125,11 +135,11 @@ def test_setup_page_posts_the_manifest_from_app_yml(simulator, setup_app):
 
 def test_setup_page_for_an_organisation_and_a_chosen_name(simulator, setup_app):
     client = setup_app.test_client()
-    page = client.get("/setup?org=acme&name=foureyes-acme").get_data(as_text=True)
+    page = open_setup(client, org="acme", name="foureyes-acme").get_data(as_text=True)
     form = registration_form(page)
     assert urlsplit(form["action"]).path == "/organizations/acme/settings/apps/new"
     assert json.loads(form["inputs"]["manifest"])["name"] == "foureyes-acme"
-    assert client.get("/setup?org=acme/../x").status_code == 400
+    assert open_setup(client, org="acme/../x").status_code == 400
 
 
 @pytest.mark.parametrize(
@@ -214,7 +224,7 @@ def test_secrets_never_reach_the_logs(simulator, setup_app, workdir, monkeypatch
 
 def test_callback_with_a_bad_state_is_refused(simulator, setup_app, workdir):
     client = setup_app.test_client()
-    page = client.get("/setup").get_data(as_text=True)
+    page = open_setup(client).get_data(as_text=True)
     callback_path, code = post_to_github(simulator, registration_form(page))
     forged = client.get(f"/setup/callback?code={code}&state=forged-state-of-an-attacker")
     assert forged.status_code == 403
@@ -229,7 +239,7 @@ def test_callback_with_a_bad_state_is_refused(simulator, setup_app, workdir):
 
 def test_used_code_is_refused_by_github(simulator, setup_app, workdir):
     client = setup_app.test_client()
-    page = client.get("/setup").get_data(as_text=True)
+    page = open_setup(client).get_data(as_text=True)
     _, code = post_to_github(simulator, registration_form(page))
     httpx.post(f"{simulator.url}/app-manifests/{code}/conversions")  # someone else used it
     state = parse_qs(urlsplit(registration_form(page)["action"]).query)["state"][0]
