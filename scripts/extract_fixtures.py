@@ -112,7 +112,31 @@ def extract_rest(spec: dict[str, Any], name: str) -> Any:
     return first(examples[name]["value"])
 
 
+# Deliveries the examples package has no example of: another action's example, patched.
+# `pull_request.edited` for a retarget carries `changes.base` (GitHub's webhook docs).
+DERIVED_WEBHOOKS: dict[str, tuple[str, dict[str, Any]]] = {
+    "pull_request.edited": (
+        "pull_request.opened",
+        {
+            "action": "edited",
+            "changes": {
+                "base": {
+                    "ref": {"from": "main"},
+                    "sha": {"from": "f95f852bd8fca8fcc58a9a2d6c842781e32a215e"},
+                }
+            },
+        },
+    ),
+}
+
+
 def extract_webhook(index: list[dict[str, Any]], key: str) -> dict[str, Any]:
+    if key in DERIVED_WEBHOOKS:
+        source, patch = DERIVED_WEBHOOKS[key]
+        example = extract_webhook(index, source)
+        return {"action": patch["action"], "changes": patch["changes"]} | {
+            name: value for name, value in example.items() if name != "action"
+        }
     event, _, action = key.partition(".")
     by_event = {entry["name"]: entry["examples"] for entry in index}
     candidates = [e for e in by_event.get(event, []) if (e.get("action") or "") == action]

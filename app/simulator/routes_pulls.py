@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.simulator import examples, payloads, render
-from app.simulator.actions import ancestors, merge_base
+from app.simulator.commits import ancestors, merge_base
 from app.simulator.history import record_issue_event
 from app.simulator.http import Call, HttpError, Reply, Routes, paginate
 from app.simulator.model import Pull
