@@ -111,7 +111,7 @@ def test_wrong_method_on_a_known_path_is_404(simulator: Simulator, api: httpx.Cl
 def test_a_github_operation_the_simulator_lacks_is_refused_too(
     simulator: Simulator, api: httpx.Client
 ) -> None:
-    assert_not_found(api.post("/repos/acme/widgets/forks", json={}))
+    assert_not_found(api.patch("/repos/acme/widgets", json={"description": "x"}))
     assert refused(simulator) == [("not_simulated", 404)]
 
 
