@@ -7,7 +7,7 @@ from typing import BinaryIO
 import click
 
 from app.errors import PolicyError
-from app.policy.lint import subject_glob_warnings
+from app.policy.lint import floor_errors, subject_glob_warnings
 from app.policy.load import MAX_POLICY_BYTES, load_policy
 
 
@@ -46,6 +46,9 @@ def _check_one(name: str, raw: bytes) -> list[str]:
         load_policy(text, name)
     except PolicyError as exc:
         return [_format_error(name, *error) for error in exc.errors] or [f"{name}: {exc}"]
+    floored = floor_errors(text)
+    if floored:
+        return [_format_error(name, *error) for error in floored]
     click.echo(f"{name}: valid")
     for warning in subject_glob_warnings(text):
         click.echo(_format_error(name, *warning))

@@ -1,4 +1,10 @@
-"""Warnings about a valid policy that probably does not say what its author meant.
+"""What `foureyes policy check` adds to the server's validation of a policy file.
+
+Errors: a `tokens` rule that names a permission on the server's floor. The server
+accepts such a file (its merge rules stand) and the broker never grants the permission;
+the author should still learn that the rule cannot do what it says.
+
+Warnings about a valid policy that probably does not say what its author meant:
 
 `*` stops at `/` (app/policy/globs.py). Workload-identity subjects are full of slashes
 (`repo:acme/agents:ref:refs/heads/main`), so `repo:acme/agents:*`, the pattern every
@@ -12,6 +18,7 @@ import re
 import yaml
 
 from app.policy.load import ErrorItem
+from app.policy.permissions import floor_violation
 
 # A lone `*` (not part of `**`) with text before or after it that a `/` could split.
 LONE_STAR = re.compile(r"(?<!\*)\*(?!\*)")
@@ -42,6 +49,32 @@ def subject_glob_warnings(text: str) -> list[ErrorItem]:
                     )
                 )
     return warnings
+
+
+def floor_errors(text: str) -> list[ErrorItem]:
+    """For each `tokens[i].permissions` that names a floored permission, an error.
+    `text` must already load as a valid policy."""
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    tokens = _value(root, "tokens")
+    if not isinstance(tokens, yaml.SequenceNode):
+        return []
+    errors: list[ErrorItem] = []
+    for index, rule in enumerate(tokens.value):
+        node = _value(rule, "permissions")
+        if not isinstance(node, yaml.MappingNode):
+            continue
+        asked = {str(k.value): str(v.value) for k, v in node.value}
+        floored = floor_violation(asked)
+        if floored:
+            errors.append(
+                (
+                    f"tokens[{index}].permissions",
+                    f"{floored} is never granted to agents (the server's floor): the broker "
+                    "refuses it whatever this rule says",
+                    node.start_mark.line + 1,
+                )
+            )
+    return errors
 
 
 def _value(node: yaml.Node | None, key: str) -> yaml.Node | None:

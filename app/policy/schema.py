@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from app.policy.globs import glob_match
-from app.policy.permissions import KNOWN_PERMISSIONS, floor_violation
+from app.policy.permissions import KNOWN_PERMISSIONS
 
 Permission = Literal["read", "triage", "write", "maintain", "admin"]
 DeploymentVerdict = Literal["reject", "require_approval", "allow"]
@@ -53,17 +53,8 @@ def _known_permission(name: str) -> str:
     return name
 
 
-def _above_the_floor(permissions: dict[str, str]) -> dict[str, str]:
-    floored = floor_violation(permissions)
-    if floored:
-        raise ValueError(f"{floored} is never granted to agents (the server's floor)")
-    return permissions
-
-
 PermissionName = Annotated[StrictStr, AfterValidator(_known_permission)]
-TokenPermissions = Annotated[
-    dict[PermissionName, Literal["read", "write"]], AfterValidator(_above_the_floor)
-]
+TokenPermissions = dict[PermissionName, Literal["read", "write"]]
 
 
 def _only_version_1(value: int) -> int:
@@ -146,9 +137,11 @@ class TokenRule(_Model):
     """Which workload identities may get which tokens for this repository.
 
     `subject` and each `claims` value are globs over the JWT's claims; `permissions`
-    names GitHub App permissions (`contents`, `pull_requests`...). A permission on the
-    server's floor (`app.policy.permissions`: deployments, checks, `actions: write`,
-    `issues: write`...) is an error here, and the broker refuses it whatever a rule says.
+    names GitHub App permissions (`contents`, `pull_requests`...). The broker refuses a
+    permission on the server's floor (`app.policy.permissions`: deployments, checks,
+    `actions: write`, `issues: write`...) whatever a rule says; `foureyes policy check`
+    reports a rule that names one (`app.policy.lint`). The server does not reject the
+    whole policy for it: the merge gate's rules stand, and the floor holds at the broker.
     """
 
     name: Annotated[StrictStr, StringConstraints(min_length=1, max_length=100)]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from click.testing import CliRunner
 
+from app.cli import cli
 from app.errors import PolicyError
 from app.policy.load import MAX_POLICY_BYTES, load_policy
 from app.policy.schema import DEFAULT_POLICY, match_deployment, token_rules
@@ -34,7 +36,7 @@ tokens:
     issuer: https://token.actions.githubusercontent.com
     subject: "repo:acme/agents:ref:refs/heads/main"
     claims: {job_workflow_ref: "acme/agents/.github/workflows/agent.yml@*"}
-    permissions: {contents: write, pull_requests: write, issues: read}
+    permissions: {contents: write, pull_requests: write, issues: write}
     max_ttl: 900
 escalations:
   approvers: {permission: admin}
@@ -169,7 +171,9 @@ tokens:
         ("{organization_secrets: read}", "organization_secrets"),
     ],
 )
-def test_a_token_rule_asking_for_the_floor_is_an_error(permissions, named):
+def test_a_token_rule_asking_for_the_floor_is_refused_by_policy_check(tmp_path, permissions, named):
+    """`policy check` refuses the rule; the server still reads the file (its merge rules
+    stand), and the broker never grants the permission (tests/attacks/test_floor.py)."""
     text = f"""\
 tokens:
   - name: ci
@@ -177,9 +181,15 @@ tokens:
     subject: "repo:acme/*"
     permissions: {permissions}
 """
-    [(path, message, line)] = errors_of(text)
-    assert (path, line) == ("tokens[0].permissions", 5)
-    assert message == f"{named} is never granted to agents (the server's floor)"
+    load_policy(text, ".github/foureyes.yml")
+    path = tmp_path / "foureyes.yml"
+    path.write_text(text)
+    result = CliRunner().invoke(cli, ["policy", "check", str(path)])
+    assert result.exit_code == 1
+    assert result.output == (
+        f"{path}:5: tokens[0].permissions: {named} is never granted to agents (the server's "
+        "floor): the broker refuses it whatever this rule says\n"
+    )
 
 
 def test_token_permission_names_are_github_app_permissions():
