@@ -74,14 +74,11 @@ class Refusal:
 
 
 def approval_refusal(gh: GitHub, binding: Binding, said_digest: str | None) -> Refusal | None:
-    """Why an approval on this issue does not count, or None when it does."""
-    if said_digest is None:
-        return Refusal(
-            "an approval must name the digest of the request you reviewed, as foureyes "
-            f"shows it in this issue: `{approve_command('<digest>')}`",
-            void=False,
-        )
-    if said_digest.lower() != binding.digest:
+    """Why an approval on this issue does not count, or None when it does.
+
+    A plain `/foureyes approve` (the contract's command) counts when the issue still says
+    what foureyes wrote; one that names a digest must name the stored request's."""
+    if said_digest is not None and said_digest.lower() != binding.digest:
         return Refusal(
             f"`{said_digest[:64]}` is not the digest of this request; read the request "
             "again (foureyes shows its digest in this issue) before approving it",

@@ -113,12 +113,8 @@ def test_an_edit_foureyes_did_not_hear_of_is_caught_when_the_human_decides(broke
     assert workflow_tokens(broker) == []
 
 
-def test_an_approval_must_name_the_digest_of_the_stored_request(broker):
+def test_an_approval_that_names_a_digest_must_name_the_stored_requests(broker):
     escalation_id, number, digest = escalate(broker)
-
-    human_says(broker, number, "bob", "/foureyes approve")
-    assert broker.rows(Escalation)[0].status == "pending"
-    assert f"`{approve_command('<digest>')}`" in replies(broker, number)[-1]
 
     human_says(broker, number, "bob", approve_command("0" * len(digest)))
     assert broker.rows(Escalation)[0].status == "pending"
@@ -154,3 +150,21 @@ def test_an_edit_of_a_deployment_approval_issue_rejects_the_deployment(broker):
     human_says(broker, issue.number, "bob", approve_command(digest))
     assert sim.deployment_gate(run_id, "staging") == "rejected"
     assert broker.events("deployment.approved") == []
+
+
+def test_a_plain_approval_counts_on_an_untouched_issue(broker):
+    """The contract's `/foureyes approve` (no digest) binds to the stored request through
+    the text check: on an issue that still says what foureyes wrote, it approves."""
+    escalation_id, number, _digest = escalate(broker)
+    human_says(broker, number, "bob", "/foureyes approve")
+    assert broker.rows(Escalation)[0].status == "approved"
+    assert redeem(broker, escalation_id).status_code == 201
+
+
+def test_a_plain_approval_of_a_rewritten_issue_voids_the_request(broker):
+    escalation_id, number, digest = escalate(broker)
+    rewrite(broker, number, digest)  # the edit webhook is never delivered
+    human_says(broker, number, "bob", "/foureyes approve")
+    assert broker.rows(Escalation)[0].status == "denied"
+    assert "edited after foureyes opened it" in replies(broker, number)[-1]
+    assert redeem(broker, escalation_id).status_code == 403
