@@ -99,9 +99,9 @@ def record_merge(
 ) -> tuple[str, ...]:
     """Record the merge's provenance, and flag it when an agent merged."""
     gh = deps.github.for_installation(installation_id)
-    passed = records.head_passed(deps, repository, merge["head_sha"]) or _check_passed(
-        deps, gh, repository, merge["head_sha"]
-    )
+    # Only a head humans approved countersigns its merge: a green check may mean that no
+    # approval was needed, so GitHub's check runs are not asked.
+    passed = records.head_passed(deps, repository, merge["head_sha"])
     if merge.get("merge_commit_sha"):
         records.record_merge(
             deps,
@@ -133,20 +133,6 @@ def record_merge(
             key=f"push.flagged:{repository}#{merge['number']}:merged",
         )
     return flags.reasons
-
-
-def _check_passed(deps: Services, gh: GitHub, repository: str, head_sha: str) -> bool:
-    """Did this app's check pass on `head_sha` (a decision made before provenance was kept)?"""
-    owner, name = repository.split("/", 1)
-    with github_errors():
-        runs = gh.rest.checks.list_for_ref(
-            owner,
-            name,
-            head_sha,
-            check_name=deps.settings.check_name,
-            app_id=int(deps.settings.app_id or 0),
-        ).json()
-    return any(run.get("conclusion") == "success" for run in runs.get("check_runs") or ())
 
 
 def flag(
