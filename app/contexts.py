@@ -1,18 +1,22 @@
 """A commit's verdict is the conjunction of every context it stands in (DESIGN invariant 9).
 
 A check run belongs to a commit, not to a pull request: GitHub shows the one check on a
-head commit in every pull request whose head it is. So the gate judges every open pull
-request at that head (a copy branch, a fork, a pull request into a scratch base) and
-publishes the worst verdict; otherwise a second, harmless-looking pull request at the
-same head would turn the shared check green for the first.
+head commit in every pull request whose head it is, and in the merge group it heads. So
+the gate judges every open pull request at that head (a copy branch, a fork, a pull
+request into a scratch base), adds the verdict on the merge group that head is (a branch
+can point at a `gh-readonly-queue/…` commit), and publishes the worst; otherwise a
+second, harmless-looking context would turn the shared check green for the first.
 """
 
 from __future__ import annotations
 
 from githubkit import GitHub
+from sqlalchemy import select
 
+from app.audit.models import AuditEvent
 from app.github.gather import pages
 from app.policy.result import Conclusion, Node, Result, Status
+from app.services import Services
 
 # Beyond this many open pull requests the list is not read to its end: fail closed.
 MAX_OPEN_PULLS = 10_000
@@ -45,50 +49,72 @@ def open_pulls_at(gh: GitHub, repository: str, head_sha: str) -> list[int]:
     return sorted(numbers)
 
 
+def merge_group_verdict(deps: Services, repository: str, head_sha: str) -> Result | None:
+    """The latest verdict the gate published on `head_sha` as a merge group's head, from
+    the audit log (durable, and written before the check run), or None."""
+    with deps.sessions() as session:
+        data = session.scalars(
+            select(AuditEvent.data)
+            .where(
+                AuditEvent.type == "gate.evaluated",
+                AuditEvent.subject == f"{repository}@{head_sha}",
+            )
+            .order_by(AuditEvent.seq.desc())
+            .limit(1)
+        ).first()
+    return Result.from_dict(data["result"]) if data else None
+
+
+def _order(name: str) -> tuple[bool, int]:
+    """Pull requests by number, then the merge group."""
+    return (not name.startswith("#"), int(name[1:]) if name.startswith("#") else 0)
+
+
 def _status(conclusion: Conclusion) -> Status:
     if conclusion == Conclusion.SUCCESS:
         return Status.PASS
     return Status.PENDING if conclusion == Conclusion.ACTION_REQUIRED else Status.FAIL
 
 
-def commit_result(head_sha: str, results: dict[int, Result]) -> Result:
-    """The verdict on `head_sha`: the worst of its pull requests' results.
+def commit_result(head_sha: str, results: dict[str, Result]) -> Result:
+    """The verdict on `head_sha`: the worst of its contexts' results, named `#N` for a pull
+    request and `merge group`.
 
-    One pull request: its own result, unchanged. Several: a tree with one child per pull
-    request (its own tree beneath), titled by the ones that block.
+    One context: its own result, unchanged. Several: a tree with one child per context
+    (its own tree beneath), titled by the ones that block.
     """
     if len(results) == 1:
         return next(iter(results.values()))
-    ordered = sorted(results.items())
+    ordered = sorted(results.items(), key=lambda item: _order(item[0]))
     conclusion = max((r.conclusion for _, r in ordered), key=SEVERITY.__getitem__)
-    blocking = [f"#{number}" for number, r in ordered if r.conclusion != Conclusion.SUCCESS]
-    everyone = ", ".join(f"#{number}" for number, _ in ordered)
+    blocking = [name for name, r in ordered if r.conclusion != Conclusion.SUCCESS]
+    everyone = ", ".join(name for name, _ in ordered)
     if blocking:
         first = next(r for _, r in ordered if r.conclusion != Conclusion.SUCCESS)
         title = f"Blocked by {', '.join(blocking)}: {first.title}"
         if not first.title.startswith("Blocked"):
             title = f"Blocked by {', '.join(blocking)}"
     else:
-        title = f"Every pull request at this commit passes ({everyone})"
+        title = f"Every context of this commit passes ({everyone})"
     children = tuple(
         Node(
-            name=f"#{number}",
+            name=name,
             status=_status(result.conclusion),
             description=result.title,
             children=(result.root,),
             unblock=result.root.unblock,
         )
-        for number, result in ordered
+        for name, result in ordered
     )
     root = Node(
         name=f"commit {head_sha[:7]}",
         status=_status(conclusion),
         description=(
-            f"The check on {head_sha[:7]} is shared by the pull requests {everyone}: "
+            f"The check on {head_sha[:7]} is shared by {everyone}: "
             "it passes only when every one of them passes"
         ),
         children=children,
-        unblock="; ".join(f"#{n}: {r.root.unblock}" for n, r in ordered if r.root.unblock),
+        unblock="; ".join(f"{n}: {r.root.unblock}" for n, r in ordered if r.root.unblock),
     )
     return Result(
         conclusion=conclusion,
@@ -98,5 +124,5 @@ def commit_result(head_sha: str, results: dict[int, Result]) -> Result:
         agent_reasons=tuple(dict.fromkeys(x for _, r in ordered for x in r.agent_reasons)),
         policy_source="; ".join(sorted({r.policy_source for _, r in ordered})),
         head_sha=head_sha,
-        extra={"pull_requests": [number for number, _ in ordered]},
+        extra={"contexts": [name for name, _ in ordered]},
     )

@@ -20,7 +20,7 @@ from celery import current_task, shared_task
 
 from app import metrics
 from app.audit.emit import emit
-from app.contexts import TooManyOpenPulls, commit_result, open_pulls_at
+from app.contexts import TooManyOpenPulls, commit_result, merge_group_verdict, open_pulls_at
 from app.deploy.provenance import human_countersigned
 from app.deploy.records import record_passed_head
 from app.errors import TransientError
@@ -305,22 +305,27 @@ def _judge(
 
 def _contexts(
     task: Any, deps: Services, gh: Any, repository: str, number: int, result: Result
-) -> dict[int, Result]:
-    """`result` and the results of every other open pull request at its head, judged now."""
+) -> dict[str, Result]:
+    """`result` and the results of every other context of its head: each open pull request
+    at it, judged now, and the merge group it heads, as last judged."""
     head_sha = result.head_sha
-    results = {number: result}
+    results = {f"#{number}": result}
     try:
         others = [n for n in open_pulls_at(gh, repository, head_sha) if n != number]
     except TransientError:
         if task.request.retries < task.max_retries:
             raise
-        return {number: error_result("the open pull requests could not be listed", "", head_sha)}
+        error = error_result("the open pull requests could not be listed", "", head_sha)
+        return {f"#{number}": error}
     except TooManyOpenPulls as exc:
-        return {number: error_result(str(exc), "", head_sha)}
+        return {f"#{number}": error_result(str(exc), "", head_sha)}
     for other in others:
         pull = fetch_pull(gh, repository, other)
         if pull["state"] == "open" and pull["head"]["sha"] == head_sha:
-            results[other] = _judge(task, deps, gh, repository, pull)[1]
+            results[f"#{other}"] = _judge(task, deps, gh, repository, pull)[1]
+    group = merge_group_verdict(deps, repository, head_sha)
+    if group is not None:
+        results["merge group"] = group
     return results
 
 

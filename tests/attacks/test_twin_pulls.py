@@ -85,7 +85,7 @@ def test_a_human_approval_of_the_blocked_pull_request_passes_the_shared_check(ga
     gate.deliver("pull_request_review")
     [run] = gate.check_runs(head)
     assert run.conclusion == "success"
-    assert run.output["title"] == f"Every pull request at this commit passes (#{agents}, #{twin})"
+    assert run.output["title"] == f"Every context of this commit passes (#{agents}, #{twin})"
 
 
 def test_an_evaluation_waits_while_another_publishes_for_the_same_head(gate: Gate):
@@ -109,3 +109,30 @@ def test_a_review_on_the_twin_still_judges_the_blocked_pull_request(gate: Gate):
     gate.deliver("pull_request_review")
     [run] = gate.check_runs(head)
     assert run.conclusion == "action_required"
+
+
+def test_a_pull_request_from_a_merge_group_head_does_not_pass_the_group(gate: Gate):
+    """The merge group's head commit is a context too: a pull request from a branch at
+    that commit (the queue's own `gh-readonly-queue/…` branch, or a copy of it) into a
+    base no rule covers must not turn the group's check green."""
+    bot = scoped(gate)
+    agents = gate.simulator.open_pull_request(
+        REPO, author=bot, head_ref="agents/fix", files={"src/pay.py": "steal()\n"}
+    )
+    gate.deliver("pull_request")
+    group_head = gate.simulator.merge_group(REPO, [agents], sender="second")
+    gate.deliver("merge_group")
+    [run] = gate.check_runs(group_head)
+    assert run.conclusion != "success"
+
+    queue_branch = gate.simulator.last_payload["merge_group"]["head_ref"].removeprefix(
+        "refs/heads/"
+    )
+    twin = gate.simulator.open_pull_request_from(
+        REPO, author="mallory", head_ref=queue_branch, base="scratch"
+    )
+    assert gate.head(twin) == group_head
+    gate.deliver("pull_request")
+    [run] = gate.check_runs(group_head)
+    assert run.conclusion != "success"
+    assert "merge group" in run.output["summary"]
