@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.exc import IntegrityError
 
 from app.deploy.models import CommitProvenance
@@ -75,7 +75,12 @@ def record_merge(
 
 def head_passed(deps: Services, repository: str, sha: str) -> bool:
     """Did humans approve `sha` as a head through the merge gate?"""
-    return _recorded(deps, repository, sha, CommitProvenance.kind == "head")
+    return _recorded(
+        deps,
+        repository,
+        sha,
+        and_(CommitProvenance.kind == "head", CommitProvenance.gate_passed.is_(True)),
+    )
 
 
 def countersigned(deps: Services, repository: str, sha: str) -> bool:
