@@ -279,9 +279,8 @@ def evaluate_pull_request(self: Any, installation_id: int, repository: str, numb
                 decision, result = _judge(self, deps, gh, repository, pull)
                 if decision is not None and decision.policy is not None:
                     record_invalid_policy(deps, installation_id, repository, decision.policy)
-                verdict = commit_result(
-                    head_sha, _contexts(self, deps, gh, repository, number, result)
-                )
+                contexts = _contexts(self, deps, gh, repository, head_sha, {f"#{number}": result})
+                verdict = commit_result(head_sha, contexts)
                 record_decision(deps, gh, installation_id, repository, number, verdict, decision)
         metrics.EVALUATIONS.observe(time.perf_counter() - started)
         return str(verdict.conclusion)
@@ -304,21 +303,21 @@ def _judge(
 
 
 def _contexts(
-    task: Any, deps: Services, gh: Any, repository: str, number: int, result: Result
+    task: Any, deps: Services, gh: Any, repository: str, head_sha: str, own: dict[str, Result]
 ) -> dict[str, Result]:
-    """`result` and the results of every other context of its head: each open pull request
-    at it, judged now, and the merge group it heads, as last judged."""
-    head_sha = result.head_sha
-    results = {f"#{number}": result}
+    """`own` (one pull request's result, by `#N`) and the results of every other context of
+    `head_sha`: each open pull request at it, judged now, and the merge group it heads, as
+    last judged. A list that cannot be read fails the pull request closed."""
+    [name] = own
+    results = dict(own)
     try:
-        others = [n for n in open_pulls_at(gh, repository, head_sha) if n != number]
+        others = [n for n in open_pulls_at(gh, repository, head_sha) if f"#{n}" != name]
     except TransientError:
         if task.request.retries < task.max_retries:
             raise
-        error = error_result("the open pull requests could not be listed", "", head_sha)
-        return {f"#{number}": error}
+        return {name: error_result("the open pull requests could not be listed", "", head_sha)}
     except TooManyOpenPulls as exc:
-        return {f"#{number}": error_result(str(exc), "", head_sha)}
+        return {name: error_result(str(exc), "", head_sha)}
     for other in others:
         pull = fetch_pull(gh, repository, other)
         if pull["state"] == "open" and pull["head"]["sha"] == head_sha:

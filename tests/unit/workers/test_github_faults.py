@@ -94,3 +94,18 @@ def test_a_suspended_installation_is_dropped(simulator, installed, pull, flask_a
     (dropped,) = task_log("task.dropped")
     assert "suspended" in dropped["reason"]
     assert conclusion(simulator, pull) is None
+
+
+def test_an_outage_of_the_open_pull_request_list_fails_the_check_closed(
+    simulator, installed, pull, flask_app, task_log
+):
+    """Other pull requests at the head may be blocking: after the last retry, the check
+    fails with the reason instead of passing on what could be read."""
+    simulator.fail("GET", rf"/repos/{REPO}/pulls$", 503, times=10_000)
+    evaluate_pull_request.apply(
+        args=(installed.installation_id, REPO, pull), throw=False, retries=12
+    )
+    assert conclusion(simulator, pull) == "failure"  # not the pull request's own verdict
+    with simulator.world.lock:
+        [run] = [r for r in simulator.world.check_runs.values() if r.conclusion == "failure"]
+    assert "could not be listed" in run.output["summary"]
