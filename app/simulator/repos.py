@@ -97,10 +97,14 @@ def open_pull_from_branch(
 ) -> Pull:
     """A pull request from an existing branch, as `POST /pulls` with `head` opens one: its
     commits are those on the head that the base lacks (none: GitHub refuses, 422). Any
-    number of pull requests may share a head branch, each into its own base."""
+    number of pull requests may share a head branch, each into its own base (a second
+    open one for the same head and base: 422)."""
     with world.lock:
         world.add_user(author)
         base_ref = base or repo.default_branch
+        for other in repo.pulls.values():
+            if (other.state, other.head_ref, other.base_ref) == ("open", head_ref, base_ref):
+                raise ValueError(f"A pull request already exists for {head_ref}")
         base_sha, head_sha = repo.branches[base_ref], repo.branches[head_ref]
         on_base, pending = set(), [base_sha]
         while pending:

@@ -230,6 +230,8 @@ def test_pull_requests_from_one_branch_into_two_bases_share_the_head(
     assert [c["sha"] for c in commits] == [heads[first]]
     with pytest.raises(ValueError, match="No commits between"):
         simulator.open_pull_request_from(repo, author="carol", head_ref="scratch", base="scratch")
+    with pytest.raises(ValueError, match="already exists"):
+        simulator.open_pull_request_from(repo, author="carol", head_ref="fix", base="scratch")
 
     after = simulator.push(repo, first, author="bob", files={"x": "2"})
     synchronized = parsed(simulator, "pull_request")  # the last of one per pull request
