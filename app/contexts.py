@@ -20,11 +20,15 @@ from app.services import Services
 
 # Beyond this many open pull requests the list is not read to its end: fail closed.
 MAX_OPEN_PULLS = 10_000
+# Each context is judged at every evaluation of each of them: beyond this many pull
+# requests at one head (an agent opening copies to exhaust the rate limit), fail closed.
+MAX_PULLS_AT_HEAD = 20
 SEVERITY = {Conclusion.SUCCESS: 0, Conclusion.ACTION_REQUIRED: 1, Conclusion.FAILURE: 2}
 
 
 class TooManyOpenPulls(Exception):
-    """The open pull requests could not all be listed: other contexts may be missed."""
+    """The open pull requests could not all be listed (other contexts may be missed), or
+    too many share one head to judge them all."""
 
 
 def open_pulls_at(gh: GitHub, repository: str, head_sha: str) -> list[int]:
@@ -46,6 +50,11 @@ def open_pulls_at(gh: GitHub, repository: str, head_sha: str) -> list[int]:
             numbers.append(int(pull["number"]))
     if seen > MAX_OPEN_PULLS:
         raise TooManyOpenPulls(f"more than {MAX_OPEN_PULLS} open pull requests")
+    if len(numbers) > MAX_PULLS_AT_HEAD:
+        raise TooManyOpenPulls(
+            f"{len(numbers)} open pull requests share head {head_sha[:7]} "
+            f"(at most {MAX_PULLS_AT_HEAD} are judged): close the copies"
+        )
     return sorted(numbers)
 
 

@@ -268,9 +268,11 @@ def evaluate_pull_request(self: Any, installation_id: int, repository: str, numb
             pull = current_pull(gh, deps.state, repository, number)
             head_sha = pull["head"]["sha"]
             if pull["state"] != "open":
-                # Its head's other pull requests are judged without it from now on.
-                for other in open_pulls_at(gh, repository, head_sha):
-                    request_evaluation(deps, installation_id, repository, other)
+                # Its head's other pull requests are judged without it from now on (while
+                # too many share the head, each fails closed already).
+                with contextlib.suppress(TooManyOpenPulls):
+                    for other in open_pulls_at(gh, repository, head_sha):
+                        request_evaluation(deps, installation_id, repository, other)
                 return "closed"
             commit_lock = f"commit:{repository}@{head_sha}"
             with task_lock(deps.state, commit_lock, self.request.id, LOCK_TTL) as held_commit:

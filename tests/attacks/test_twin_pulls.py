@@ -136,3 +136,21 @@ def test_a_pull_request_from_a_merge_group_head_does_not_pass_the_group(gate: Ga
     [run] = gate.check_runs(group_head)
     assert run.conclusion != "success"
     assert "merge group" in run.output["summary"]
+
+
+def test_too_many_copies_at_one_head_fail_closed(gate: Gate, monkeypatch: pytest.MonkeyPatch):
+    """Every context is judged at each evaluation: copies opened to exhaust the rate limit
+    make the check fail instead (the cap is lowered here from 20 to keep the test small)."""
+    monkeypatch.setattr("app.contexts.MAX_PULLS_AT_HEAD", 2)
+    agents, _twin, head = twins(gate)
+    gate.simulator.push_branch(REPO, "scratch-2", {"notes.md": "y\n"}, pusher="mallory")
+    gate.simulator.open_pull_request_from(
+        REPO, author="mallory", head_ref="agents/fix", base="scratch-2"
+    )
+    gate.deliver("pull_request")
+    [run] = gate.check_runs(head)
+    assert run.conclusion == "failure"
+    assert "3 open pull requests share head" in run.output["summary"]
+    gate.simulator.review(REPO, agents, "maintainer")
+    gate.deliver("pull_request_review")
+    assert gate.check_runs(head)[0].conclusion == "failure"
