@@ -38,6 +38,8 @@ class Settings:
     github_client_id: str | None = None
     github_client_secret: str | None = field(default=None, repr=False)
     instance_path: Path = Path("instance")
+    # Where signed checkpoints of the audit chain's head are appended (app/audit/anchor.py).
+    audit_anchor_path: Path = Path("instance/audit-anchors.jsonl")
     # Celery runs tasks inline (demo and unit tests); never in production.
     eager: bool = False
 
@@ -110,6 +112,9 @@ class Settings:
             github_client_id=get("GITHUB_CLIENT_ID"),
             github_client_secret=get("GITHUB_CLIENT_SECRET"),
             instance_path=instance_path,
+            audit_anchor_path=Path(
+                get("FOUREYES_AUDIT_ANCHOR_PATH") or instance_path / "audit-anchors.jsonl"
+            ),
             eager=get("FOUREYES_EAGER") == "1",
         )
 

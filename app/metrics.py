@@ -52,13 +52,81 @@ RATE_LIMIT_REMAINING = Gauge(
 )
 TOKENS = Counter("foureyes_tokens_total", "Agent token requests by outcome", ["outcome"])
 
-_NUMBER = re.compile(r"/\d+(?=/|$)")
-_SHA = re.compile(r"/[0-9a-f]{40}(?=/|$)")
+# The GitHub REST routes foureyes calls, as GitHub's documentation names them. A request
+# is labelled with its route, never its path: paths carry branch names, logins and file
+# paths that anyone can choose, and each distinct label value is a new series forever.
+GITHUB_ROUTES = (
+    "/app",
+    "/app-manifests/{code}/conversions",
+    "/app/hook/deliveries",
+    "/app/hook/deliveries/{delivery_id}",
+    "/app/hook/deliveries/{delivery_id}/attempts",
+    "/app/installations",
+    "/app/installations/{installation_id}",
+    "/app/installations/{installation_id}/access_tokens",
+    "/apps/{app_slug}",
+    "/installation/repositories",
+    "/orgs/{org}/teams/{team_slug}/memberships/{username}",
+    "/repos/{owner}/{repo}",
+    "/repos/{owner}/{repo}/actions/runs/{run_id}",
+    "/repos/{owner}/{repo}/actions/runs/{run_id}/cancel",
+    "/repos/{owner}/{repo}/actions/runs/{run_id}/deployment_protection_rule",
+    "/repos/{owner}/{repo}/branches/{branch}/protection",
+    "/repos/{owner}/{repo}/branches/{branch}",
+    "/repos/{owner}/{repo}/check-runs",
+    "/repos/{owner}/{repo}/check-runs/{check_run_id}",
+    "/repos/{owner}/{repo}/collaborators/{username}/permission",
+    "/repos/{owner}/{repo}/commits/{commit_sha}/pulls",
+    "/repos/{owner}/{repo}/commits/{ref}/check-runs",
+    "/repos/{owner}/{repo}/commits/{ref}",
+    "/repos/{owner}/{repo}/compare/{basehead}",
+    "/repos/{owner}/{repo}/contents/{path}",
+    "/repos/{owner}/{repo}/environments",
+    "/repos/{owner}/{repo}/environments/{environment_name}/deployment_protection_rules",
+    "/repos/{owner}/{repo}/installation",
+    "/repos/{owner}/{repo}/issues",
+    "/repos/{owner}/{repo}/issues/{issue_number}",
+    "/repos/{owner}/{repo}/issues/{issue_number}/comments",
+    "/repos/{owner}/{repo}/pulls",
+    "/repos/{owner}/{repo}/pulls/{pull_number}",
+    "/repos/{owner}/{repo}/pulls/{pull_number}/commits",
+    "/repos/{owner}/{repo}/pulls/{pull_number}/files",
+    "/repos/{owner}/{repo}/pulls/{pull_number}/reviews",
+    "/repos/{owner}/{repo}/rules/branches/{branch}",
+    "/repos/{owner}/{repo}/rulesets",
+    "/repos/{owner}/{repo}/rulesets/{ruleset_id}",
+    "/user",
+    "/user/installations",
+    "/users/{username}",
+)
+# Names that may hold a slash (branches, refs, paths, environments, `base...head`).
+_MULTI_SEGMENT = frozenset({"branch", "ref", "basehead", "path", "environment_name"})
+OTHER_ENDPOINT = "other"
+
+
+def _route_pattern(route: str) -> re.Pattern[str]:
+    def placeholder(match: re.Match[str]) -> str:
+        return ".+" if match.group(1) in _MULTI_SEGMENT else "[^/]+"
+
+    body = re.sub(r"\\\{(\w+)\\\}", placeholder, re.escape(route))
+    # GitHub Enterprise Server serves the API under /api/v3.
+    return re.compile(rf"(?:/api/v3)?{body}/?")
+
+
+# Tried in order: a route with more fixed words first, so `/branches/{branch}/protection`
+# wins over `/branches/{branch}` (whose branch could itself end in `/protection`).
+_ROUTES = tuple(
+    (route, _route_pattern(route))
+    for route in sorted(GITHUB_ROUTES, key=lambda r: -len(re.sub(r"\{\w+\}", "", r)))
+)
 
 
 def endpoint_template(path: str) -> str:
-    """Collapse ids and SHAs so the endpoint label stays low-cardinality."""
-    return _NUMBER.sub("/{n}", _SHA.sub("/{sha}", path))
+    """The GitHub route `path` is an instance of, or "other": a bounded set of values."""
+    for route, pattern in _ROUTES:
+        if pattern.fullmatch(path):
+            return route
+    return OTHER_ENDPOINT
 
 
 def record_github_response(response: httpx.Response) -> None:

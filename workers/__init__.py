@@ -103,6 +103,12 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
             "schedule": 120.0,
             "options": {"expires": 120.0},
         },
+        # The audit chain's head, signed, outside the database (at least hourly).
+        "anchor-audit-chain": {
+            "task": "workers.audit.anchor_chain",
+            "schedule": 900.0,
+            "options": {"expires": 900.0},
+        },
         # Lost events leave checks missing or stale: re-evaluate those pull requests.
         "reconcile-gate-checks": {
             "task": "workers.reconcile.reconcile_all",

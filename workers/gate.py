@@ -21,9 +21,18 @@ from celery import current_task, shared_task
 
 from app import acted, metrics
 from app.audit.emit import emit
+from app.contexts import TooManyOpenPulls, commit_result, merge_group_verdict, open_pulls_at
+from app.deploy.provenance import human_countersigned
 from app.deploy.records import record_passed_head
 from app.errors import GoneError, TransientError
-from app.gate import Decision, current_pull, decide, judge_merge_group, offer_pull
+from app.gate import (
+    Decision,
+    current_pull,
+    decide,
+    fetch_pull,
+    judge_merge_group,
+    offer_pull,
+)
 from app.github.answers import github_said
 from app.github.client import github_errors
 from app.github.gather import (
@@ -93,6 +102,7 @@ def _installation(payload: dict[str, Any]) -> int:
     "labeled",
     "unlabeled",
     "edited",
+    "closed",
 )
 def on_pull_request(payload: dict[str, Any], deps: Services) -> None:
     if payload["action"] == "edited" and "base" not in (payload.get("changes") or {}):
@@ -259,7 +269,12 @@ def reevaluate_installation(installation_id: int) -> int:
 
 @shared_task(name="workers.gate.evaluate_pull_request", bind=True)
 def evaluate_pull_request(self: Any, installation_id: int, repository: str, number: int) -> str:
-    """Evaluate one pull request at its current head and publish the check run."""
+    """Evaluate one pull request at its current head and publish the check run.
+
+    The check on a head is shared by every open pull request at that head, so it is the
+    conjunction of all of them (`app.contexts`), published under a lock on the commit:
+    two evaluations of pull requests at one head never race each other into a `success`.
+    """
     deps = services()
     structlog.contextvars.bind_contextvars(
         installation=installation_id, repository=repository, pr=number
@@ -275,30 +290,72 @@ def evaluate_pull_request(self: Any, installation_id: int, repository: str, numb
         gh = deps.github.for_installation(installation_id)
         with gh:
             pull = current_pull(gh, deps.state, repository, number)
+            head_sha = pull["head"]["sha"]
             if pull["state"] != "open":
+                # Its head's other pull requests are judged without it from now on (while
+                # too many share the head, each fails closed already).
+                with contextlib.suppress(TooManyOpenPulls):
+                    for other in open_pulls_at(gh, repository, head_sha):
+                        request_evaluation(deps, installation_id, repository, other)
                 return "closed"
-            try:
-                decision: Decision | None = decide(deps, gh, repository, pull)
-                result = decision.result
-            except TransientError as exc:
-                if self.request.retries < self.max_retries:
-                    raise
-                decision, result = None, error_result(str(exc), "", pull["head"]["sha"])
-            except GoneError as exc:
-                # Something the decision needs is not on GitHub (a commit, a comparison):
-                # fail closed with GitHub's answer rather than an "internal error".
-                decision, result = None, error_result(github_said(exc), "", pull["head"]["sha"])
-            except Exception as exc:
-                log.exception("gate.evaluation_error")
-                decision = None
-                result = error_result(
-                    f"internal error {type(exc).__name__}", "", pull["head"]["sha"]
-                )
-            if decision is not None and decision.policy is not None:
-                record_invalid_policy(deps, installation_id, repository, decision.policy)
-            record_decision(deps, gh, installation_id, repository, number, result, decision)
+            commit_lock = f"commit:{repository}@{head_sha}"
+            with task_lock(deps.state, commit_lock, self.request.id, LOCK_TTL) as held_commit:
+                if not held_commit:
+                    raise self.retry(countdown=0.5 + random.random(), max_retries=None)  # noqa: S311
+                decision, result = _judge(self, deps, gh, repository, pull)
+                if decision is not None and decision.policy is not None:
+                    record_invalid_policy(deps, installation_id, repository, decision.policy)
+                contexts = _contexts(self, deps, gh, repository, head_sha, {f"#{number}": result})
+                verdict = commit_result(head_sha, contexts)
+                record_decision(deps, gh, installation_id, repository, number, verdict, decision)
         metrics.EVALUATIONS.observe(time.perf_counter() - started)
-        return str(result.conclusion)
+        return str(verdict.conclusion)
+
+
+def _judge(
+    task: Any, deps: Services, gh: Any, repository: str, pull: dict[str, Any]
+) -> tuple[Decision | None, Result]:
+    """The decision on `pull`; any error becomes a failing result (after the retries)."""
+    try:
+        decision = decide(deps, gh, repository, pull)
+    except TransientError as exc:
+        if task.request.retries < task.max_retries:
+            raise
+        return None, error_result(str(exc), "", pull["head"]["sha"])
+    except GoneError as exc:
+        # Something the decision needs is not on GitHub (a commit, a comparison): fail
+        # closed with GitHub's answer rather than an "internal error".
+        return None, error_result(github_said(exc), "", pull["head"]["sha"])
+    except Exception as exc:
+        log.exception("gate.evaluation_error")
+        return None, error_result(f"internal error {type(exc).__name__}", "", pull["head"]["sha"])
+    return decision, decision.result
+
+
+def _contexts(
+    task: Any, deps: Services, gh: Any, repository: str, head_sha: str, own: dict[str, Result]
+) -> dict[str, Result]:
+    """`own` (one pull request's result, by `#N`) and the results of every other context of
+    `head_sha`: each open pull request at it, judged now, and the merge group it heads, as
+    last judged. A list that cannot be read fails the pull request closed."""
+    [name] = own
+    results = dict(own)
+    try:
+        others = [n for n in open_pulls_at(gh, repository, head_sha) if f"#{n}" != name]
+    except TransientError:
+        if task.request.retries < task.max_retries:
+            raise
+        return {name: error_result("the open pull requests could not be listed", "", head_sha)}
+    except TooManyOpenPulls as exc:
+        return {name: error_result(str(exc), "", head_sha)}
+    for other in others:
+        pull = fetch_pull(gh, repository, other)
+        if pull["state"] == "open" and pull["head"]["sha"] == head_sha:
+            results[f"#{other}"] = _judge(task, deps, gh, repository, pull)[1]
+    group = merge_group_verdict(deps, repository, head_sha)
+    if group is not None:
+        results["merge group"] = group
+    return results
 
 
 def record_invalid_policy(
@@ -394,8 +451,10 @@ def record_decision(
         data={"check_run_id": run["id"], "head_sha": head_sha, "pull_request": number or None},
         key=rerun_key("check.published", result),
     )
-    if result.conclusion == "success":
-        # Provenance for the deployment and workflow guards: the gate passed this head.
+    if human_countersigned(result):
+        # Provenance for the deployment and workflow guards: humans approved this head in
+        # every context it stands in. A success that needed no approval countersigns
+        # nothing: the deployment gate then judges the commits themselves.
         record_passed_head(deps, repository, head_sha, number)
     log.info("gate.published", head_sha=head_sha, conclusion=str(result.conclusion))
 

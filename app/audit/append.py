@@ -10,8 +10,8 @@ import structlog
 from sqlalchemy import Connection, Engine, insert, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from app.audit.chain import GENESIS_HASH, chained, normalise_event
-from app.audit.guard import refuse_secrets
+from app.audit.chain import GENESIS_HASH, TEXT_LIMITS, chained, normalise_event
+from app.audit.guard import clip_text, redact_secrets
 from app.audit.models import AuditEvent
 from app.errors import TransientError
 
@@ -59,8 +59,8 @@ def append(engine: Engine, event: dict[str, Any]) -> int:
     Raises ValueError for a malformed event (never retried) and TransientError when the
     database cannot be reached or stays locked (retried by the task).
     """
-    clean = normalise_event(event)
-    refuse_secrets(clean)
+    # Redacted again: a message on the queue may not have come through `emit`.
+    clean = normalise_event(clip_text(redact_secrets(event), TEXT_LIMITS))
     try:
         with chain_transaction(engine) as conn:
             existing = conn.execute(

@@ -6,6 +6,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 from sqlalchemy import inspect
@@ -53,21 +54,48 @@ def audit() -> None:
     metavar="SEQ:HASH",
     help="A head printed by an earlier verify: fail if that event is gone or changed.",
 )
-def verify_command(expect_head: str | None) -> None:
-    """Check every hash and link; exit 1 naming the first bad seq."""
+@click.option(
+    "--anchors",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Signed checkpoints to check against (default: FOUREYES_AUDIT_ANCHOR_PATH).",
+)
+def verify_command(expect_head: str | None, anchors: Path | None) -> None:
+    """Check every hash and link, and the signed checkpoints; exit 1 naming the first bad seq."""
+    from app.audit.anchor import AnchorError, read_checkpoints
     from app.audit.verify import Anchor, verify
 
     try:
         anchor = Anchor.parse(expect_head) if expect_head else None
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--expect-head") from exc
+    settings = Settings.from_env()
+    path = anchors or settings.audit_anchor_path
+    checkpoints = []
+    if path.exists():
+        if not settings.private_key:
+            raise click.ClickException(f"{path}: PRIVATE_KEY is needed to check its signatures")
+        try:
+            checkpoints = read_checkpoints(path, settings.private_key)
+        except AnchorError as exc:
+            click.echo(f"audit checkpoints not trustworthy: {exc}", err=True)
+            sys.exit(1)
+    elif anchors is not None:
+        raise click.BadParameter(f"{path} does not exist", param_hint="--anchors")
     with _session() as session:
-        verdict = verify(session, anchor)
+        verdict = verify(session, anchor, [c.anchor for c in checkpoints])
     if not verdict.ok:
         click.echo(verdict.describe(), err=True)
         click.echo(f"last good head: {verdict.head.seq}:{verdict.head.hash}", err=True)
         sys.exit(1)
     click.echo(verdict.describe())
+    if checkpoints:
+        newest = checkpoints[-1]
+        click.echo(
+            f"matches {len(checkpoints)} signed checkpoints in {path} "
+            f"(newest: seq {newest.seq} at {newest.ts})"
+        )
+    else:
+        click.echo(f"no signed checkpoints in {path}: only the chain's own links were checked")
     click.echo("record this head and check it later with:")
     click.echo(f"  foureyes audit verify --expect-head {verdict.head.seq}:{verdict.head.hash}")
 

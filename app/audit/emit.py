@@ -8,8 +8,8 @@ from typing import Any
 
 import structlog
 
-from app.audit.chain import EVENT_TYPES, format_ts, normalise_event
-from app.audit.guard import refuse_secrets
+from app.audit.chain import EVENT_TYPES, TEXT_LIMITS, format_ts, normalise_event
+from app.audit.guard import clip_text, redact_secrets
 from app.errors import TransientError
 
 log = structlog.get_logger()
@@ -34,28 +34,27 @@ def emit(
 
     `key` makes the event idempotent: pass a natural one (`"webhook.received:<delivery>"`)
     when this call may run twice; without it a new uuid4 is used, which still keeps a
-    retried audit job from writing twice. Raises ValueError for an unknown type, data
-    that is not JSON, or anything that looks like a secret; TransientError when the job
-    could not be queued (or, in eager mode, not written).
+    retried audit job from writing twice. Secret-looking values are redacted and
+    overlong text is shortened (both listed in `data`): what an event carries never stops
+    it. Raises ValueError for an unknown type or data that is not JSON (a caller's bug);
+    TransientError when the job could not be queued (or, in eager mode, not written).
     """
     if type not in EVENT_TYPES:
         raise ValueError(f"unknown audit event type {type!r}")
-    event = normalise_event(
-        {
-            "ts": format_ts(datetime.now(UTC)),
-            "type": type,
-            "installation_id": installation_id,
-            "repository": repository,
-            "actor": actor,
-            "agent": agent,
-            "subject": subject,
-            "decision": decision,
-            "reason": reason,
-            "data": data,
-            "key": key or str(uuid.uuid4()),
-        }
-    )
-    refuse_secrets(event)
+    fields = {
+        "ts": format_ts(datetime.now(UTC)),
+        "type": type,
+        "installation_id": installation_id,
+        "repository": repository,
+        "actor": actor,
+        "agent": agent,
+        "subject": subject,
+        "decision": decision,
+        "reason": reason,
+        "data": data,
+        "key": key or str(uuid.uuid4()),
+    }
+    event = normalise_event(clip_text(redact_secrets(fields), TEXT_LIMITS))
     task = _append_task()
     try:
         # Eager mode runs the job inline and propagates its failure (a Retry included).

@@ -1,7 +1,7 @@
 """Records of the deployment and workflow guard: provenance, deployment reviews, flags.
 
-Provenance says which commits a human countersigned: each head the merge gate passed and
-each merge, with whether the gate had passed when it was merged. Rows are never
+Provenance says which commits a human countersigned: each head humans approved through
+the merge gate, and each merge, with whether its head had been so approved. Rows are never
 updated in place except a review's outcome, which moves once from pending.
 """
 

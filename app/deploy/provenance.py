@@ -1,7 +1,8 @@
 """Reviewed provenance of a commit, and who counts as an agent. Pure: no I/O.
 
-A commit has reviewed provenance when a human countersigned it: the merge gate passed it
-as a pull request's head, or it is the merge of a pull request whose gate had passed, or
+A commit has reviewed provenance when a human countersigned it: eligible humans approved
+it as the head of every pull request it stands in (as the merge gate counted them), or it
+is the merge of a pull request whose head was so approved, or
 none of the commits it introduces (relative to the newest countersigned commit it
 descends from) is an agent's. Commits we could not list are unknown, and unknown is
 not reviewed (fail closed).
@@ -11,8 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app.policy.evaluate import ROOT_NAME
 from app.policy.facts import Account, AgentLink, Commit
 from app.policy.globs import any_match, login_match
+from app.policy.result import Conclusion, Node, Result, Status
 from app.policy.schema import Policy
 
 AGENT_BRANCH_PREFIX = "agents/"
@@ -60,8 +63,8 @@ def commit_provenance(
 ) -> Provenance:
     """The provenance of `sha`.
 
-    `countersigned`: the gate passed `sha` as a head, or `sha` is a merge made while the
-    gate passed. `introduced`: the commits `sha` adds on top of `base` (the newest
+    `countersigned`: humans approved `sha` as a head through the gate, or `sha` is the
+    merge of such a head. `introduced`: the commits `sha` adds on top of `base` (the newest
     countersigned commit it descends from, else the default branch); None when they
     could not be listed completely.
     """
@@ -88,3 +91,31 @@ def commit_provenance(
             tuple(dict.fromkeys(agents)),
         )
     return Provenance(True, f"no commit that {sha[:7]} introduces{since} is an agent's")
+
+
+def human_countersigned(result: Result) -> bool:
+    """Did the gate pass `result`'s head on approvals it counted, in every pull request
+    the result speaks for (one, the pull requests at a shared head, or a merge group's)?
+
+    A success that needed no approval ("no agent involvement", "no rule applies") is not
+    a countersignature: nobody looked at the code.
+    """
+    if result.conclusion != Conclusion.SUCCESS:
+        return False
+    pulls = list(_pull_roots(result.root))
+    return bool(pulls) and all(_approved(root) for root in pulls)
+
+
+def _pull_roots(node: Node) -> list[Node]:
+    """The root of each pull request's own tree inside `node` (a combined tree nests them)."""
+    if node.name == ROOT_NAME:
+        return [node]
+    return [root for child in node.children for root in _pull_roots(child)]
+
+
+def _approved(root: Node) -> bool:
+    """Passed, with at least one rule satisfied by approvals the gate counted."""
+    return root.status is Status.PASS and any(
+        rule.status is Status.PASS and any(approval.counted for approval in rule.approvals)
+        for rule in root.children
+    )

@@ -12,7 +12,6 @@ from typing import Any
 
 import structlog
 from githubkit import GitHub
-from githubkit.exception import RequestFailed
 from sqlalchemy.exc import IntegrityError
 
 from app.audit.emit import emit
@@ -21,7 +20,7 @@ from app.deploy.gather import branch_protected
 from app.deploy.models import PushFlagIssue
 from app.deploy.provenance import agent_reason
 from app.deploy.pushes import PushFacts, PushFlags, merge_flags, push_flags
-from app.errors import GoneError, TransientError
+from app.errors import TransientError
 from app.gate import agent_link_for
 from app.github.client import github_errors
 from app.github.gather import load_repository_policy
@@ -130,9 +129,9 @@ def record_merge(
 ) -> tuple[str, ...]:
     """Record the merge's provenance, and flag it when an agent merged."""
     gh = deps.github.for_installation(installation_id)
-    passed = records.head_passed(deps, repository, merge["head_sha"]) or _check_passed(
-        deps, gh, repository, merge["head_sha"]
-    )
+    # Only a head humans approved countersigns its merge: a green check may mean that no
+    # approval was needed, so GitHub's check runs are not asked.
+    passed = records.head_passed(deps, repository, merge["head_sha"])
     if merge.get("merge_commit_sha"):
         records.record_merge(
             deps,
@@ -164,28 +163,6 @@ def record_merge(
             key=f"push.flagged:{repository}#{merge['number']}:merged",
         )
     return flags.reasons
-
-
-def _check_passed(deps: Services, gh: GitHub, repository: str, head_sha: str) -> bool:
-    """Did this app's check pass on `head_sha` (a decision made before provenance was kept)?
-    A head GitHub cannot find (404, or 422 "No commit found") did not pass: fail closed."""
-    owner, name = repository.split("/", 1)
-    try:
-        with github_errors():
-            runs = gh.rest.checks.list_for_ref(
-                owner,
-                name,
-                head_sha,
-                check_name=deps.settings.check_name,
-                app_id=int(deps.settings.app_id or 0),
-            ).json()
-    except GoneError:
-        return False
-    except RequestFailed as exc:
-        if exc.response.status_code != 422:
-            raise
-        return False
-    return any(run.get("conclusion") == "success" for run in runs.get("check_runs") or ())
 
 
 def flag(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.exc import IntegrityError
 
 from app.deploy.models import CommitProvenance
@@ -34,8 +34,8 @@ def _add(deps: Services, row: CommitProvenance) -> bool:
 
 
 def record_passed_head(deps: Services, repository: str, sha: str, number: int | None) -> bool:
-    """The merge gate published `success` for `sha` (a pull request's or a merge group's
-    head): a human countersigned it, or it needed no countersignature."""
+    """Humans approved `sha` through the merge gate (a pull request's or a merge group's
+    head, in every context it stands in): `app.deploy.provenance.human_countersigned`."""
     return _add(
         deps,
         CommitProvenance(
@@ -74,12 +74,17 @@ def record_merge(
 
 
 def head_passed(deps: Services, repository: str, sha: str) -> bool:
-    """Did the merge gate pass `sha` as a head?"""
-    return _recorded(deps, repository, sha, CommitProvenance.kind == "head")
+    """Did humans approve `sha` as a head through the merge gate?"""
+    return _recorded(
+        deps,
+        repository,
+        sha,
+        and_(CommitProvenance.kind == "head", CommitProvenance.gate_passed.is_(True)),
+    )
 
 
 def countersigned(deps: Services, repository: str, sha: str) -> bool:
-    """Is `sha` a head the gate passed, or a merge made while the gate passed?"""
+    """Is `sha` a head humans approved, or the merge of one?"""
     return _recorded(deps, repository, sha, CommitProvenance.gate_passed.is_(True))
 
 

@@ -94,6 +94,63 @@ def open_pull(
         return pull
 
 
+def open_pull_from_branch(
+    world: World, repo: Repo, *, author: str, head_ref: str, title: str, base: str | None = None
+) -> Pull:
+    """A pull request from an existing branch, as `POST /pulls` with `head` opens one: its
+    commits are those on the head that the base lacks (none: GitHub refuses, 422). Any
+    number of pull requests may share a head branch, each into its own base (a second
+    open one for the same head and base: 422)."""
+    with world.lock:
+        world.add_user(author)
+        base_ref = base or repo.default_branch
+        for other in repo.pulls.values():
+            if (other.state, other.head_ref, other.base_ref) == ("open", head_ref, base_ref):
+                raise ValueError(f"A pull request already exists for {head_ref}")
+        base_sha, head_sha = repo.branches[base_ref], repo.branches[head_ref]
+        on_base, pending = set(), [base_sha]
+        while pending:
+            sha = pending.pop()
+            if sha not in on_base:
+                on_base.add(sha)
+                pending.extend(world.commits[sha].parents)
+        shas, pending = [], [head_sha]
+        while pending:
+            sha = pending.pop()
+            if sha not in on_base and sha not in shas:
+                shas.append(sha)
+                pending.extend(world.commits[sha].parents)
+        if not shas:
+            raise ValueError(f"No commits between {base_ref} and {head_ref}")
+        now = world.now()
+        pull = Pull(
+            number=repo.next_number,
+            id=world.next_id(),
+            title=title,
+            body="",
+            author=author,
+            head_ref=head_ref,
+            head_sha=head_sha,
+            base_ref=base_ref,
+            base_sha=base_sha,
+            commits=shas[::-1],  # oldest first
+            labels=[],
+            draft=False,
+            created_at=now,
+            updated_at=now,
+        )
+        repo.next_number += 1
+        repo.pulls[pull.number] = pull
+        return pull
+
+
+def close_pull(world: World, pull: Pull) -> None:
+    """Close without merging."""
+    with world.lock:
+        now = world.now()
+        pull.state, pull.closed_at, pull.updated_at = "closed", now, now
+
+
 def push_to_pull(
     world: World,
     repo: Repo,
@@ -105,12 +162,23 @@ def push_to_pull(
     with world.lock:
         shas = apply_commits(world, pull.head_sha, commits, author)
         record_push(world, repo, pull.head_ref, pull.head_sha, shas[-1], author)
-        pull.commits.extend(shas)
-        pull.head_sha = shas[-1]
+        # A push moves the branch: every open pull request from it follows.
+        for other in sharing_head_branch(repo, pull):
+            other.commits.extend(shas)
+            other.head_sha = shas[-1]
+            other.updated_at = world.now()
         pull.renames.update({new: old for old, new in (renames or {}).items()})
-        pull.updated_at = world.now()
         repo.branches[pull.head_ref] = pull.head_sha
         return pull.head_sha
+
+
+def sharing_head_branch(repo: Repo, pull: Pull) -> list[Pull]:
+    """`pull` and every other open pull request from its head branch."""
+    return [pull] + [
+        other
+        for other in repo.pulls.values()
+        if other is not pull and other.state == "open" and other.head_ref == pull.head_ref
+    ]
 
 
 def pull_files(world: World, pull: Pull) -> list[FileChange]:

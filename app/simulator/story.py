@@ -24,10 +24,13 @@ from app.simulator.model import Delivery, Installation, Installed, Repo
 from app.simulator.repos import (
     add_comment,
     add_review,
+    close_pull,
     merge_pull,
     open_pull,
+    open_pull_from_branch,
     pull_files,
     push_to_pull,
+    sharing_head_branch,
 )
 from app.simulator.world import World
 
@@ -242,6 +245,38 @@ class Story:
         )
         return pull.number
 
+    def open_pull_request_from(
+        self, repo: str, *, author: str, head_ref: str, base: str | None = None
+    ) -> int:
+        """Open a pull request from the existing branch `head_ref` (its head commit as
+        it stands) into `base`; sends `pull_request.opened`; returns the number."""
+        record = self.world.repo(repo)
+        pull = open_pull_from_branch(
+            self.world,
+            record,
+            author=author,
+            head_ref=head_ref,
+            title=f"From {head_ref}",
+            base=base,
+        )
+        self._emit(
+            "pull_request",
+            record,
+            lambda i: payloads.pull_request_event(self.world, i, record, pull, "opened", author),
+        )
+        return pull.number
+
+    def close(self, repo: str, number: int, *, sender: str) -> None:
+        """Close without merging: sends `pull_request.closed` (`merged: false`)."""
+        record = self.world.repo(repo)
+        pull = record.pulls[number]
+        close_pull(self.world, pull)
+        self._emit(
+            "pull_request",
+            record,
+            lambda i: payloads.pull_request_event(self.world, i, record, pull, "closed", sender),
+        )
+
     def push(
         self,
         repo: str,
@@ -262,14 +297,16 @@ class Story:
             if files or not specs:
                 spec = {"files": files or {}, "message": message, "author": author}
                 specs.insert(0, {**spec, "committer": committer or author})
+            moved = sharing_head_branch(record, pull)
             after = push_to_pull(self.world, record, pull, specs, author)
-        self._emit(
-            "pull_request",
-            record,
-            lambda i: payloads.pull_request_event(
-                self.world, i, record, pull, "synchronize", author, before=before, after=after
-            ),
-        )
+        for each in moved:  # GitHub synchronizes every open pull request from the branch
+            self._emit(
+                "pull_request",
+                record,
+                lambda i, each=each: payloads.pull_request_event(
+                    self.world, i, record, each, "synchronize", author, before=before, after=after
+                ),
+            )
         return after
 
     def review(

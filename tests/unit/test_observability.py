@@ -56,7 +56,7 @@ def test_metrics_after_deliveries(tmp_path):
     assert grew(deliveries, event="pull_request_review", outcome="queued") == 1
     assert grew(deliveries, event="unknown", outcome="unauthorized") == 1
     assert grew("foureyes_evaluation_seconds_count") == 2
-    reviews = f"/repos/{pull.repo}/pulls/{{n}}/reviews"
+    reviews = "/repos/{owner}/{repo}/pulls/{pull_number}/reviews"
     assert grew("foureyes_github_requests_total", method="GET", endpoint=reviews, status="200") == 2
     assert 0 < value(after, "foureyes_github_rate_limit_remaining") < 5000
     assert grew("foureyes_tokens_total", outcome="issued") == 1

@@ -1,4 +1,4 @@
-"""Run by test_emit in its own process: record realistic events, and try to record the
+"""Run by test_emit in its own process: record realistic events, and events carrying the
 secrets planted in the environment (PLANTED_TOKEN, PRIVATE_KEY, WEBHOOK_SECRET)."""
 
 from __future__ import annotations
@@ -46,15 +46,13 @@ def main() -> None:
             {"private_key": os.environ["PRIVATE_KEY"]},
             {"config": {"webhook_secret": os.environ["WEBHOOK_SECRET"]}},
         ]
-        refused = 0
+        redacted = 0
         for data in mistakes:
-            try:
-                emit("token.issued", subject="token:tok-2", data=data)
-            except ValueError as exc:
-                refused += 1
-                # What a careless caller would do with the error: log it.
-                flask_app.logger.error("audit refused: %s", exc)
-    print(f"refused {refused} of {len(mistakes)}")
+            emit("token.issued", subject="token:tok-2", data=data)
+            redacted += 1
+            # What a careless caller might log: what it meant to record.
+            flask_app.logger.info("audited %s", sorted(data))
+    print(f"redacted {redacted} of {len(mistakes)}")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """GitHub requests per event on a warm cache, through the real intake and gate task.
 
 The minimum that answers each event: a new push needs the new head's commits and files,
-the reviews, and one check-run write; a review needs the pull request, the reviews and
-one write. The policy file is a conditional GET (a free 304) when it has not changed.
+the reviews, the open pull requests (every one at the same head shares the check) and
+one check-run write; a review needs the pull request, the reviews, the open pull
+requests and one write. The policy file is a conditional GET (a free 304) when it has not changed.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from tests.unit.github.conftest import AGENT, POLICY, REPO, Gate, conditional, c
 
 POLICY_GET = f"GET /repos/{REPO}/contents/.github/foureyes.yml"
 PULL = f"/repos/{REPO}/pulls/1"
+OPEN_PULLS = f"GET /repos/{REPO}/pulls"
 
 
 def warm(gate: Gate) -> int:
@@ -35,7 +37,7 @@ def repeated(requests: list[RecordedRequest]) -> list[str]:
     return [f"{method} {path}" for (method, path, _), n in seen.items() if n > 1]
 
 
-def test_a_new_push_costs_four_requests_and_a_free_policy_check(gate: Gate):
+def test_a_new_push_costs_five_requests_and_a_free_policy_check(gate: Gate):
     number = warm(gate)
     head = gate.simulator.push(REPO, number, author=AGENT, files={"src/a.py": "2\n"})
     requests = gate.deliver("pull_request")
@@ -44,6 +46,7 @@ def test_a_new_push_costs_four_requests_and_a_free_policy_check(gate: Gate):
             f"GET {PULL}/commits",
             f"GET {PULL}/files",
             f"GET {PULL}/reviews",
+            OPEN_PULLS,
             f"POST /repos/{REPO}/check-runs",
         ]
     )
@@ -52,14 +55,19 @@ def test_a_new_push_costs_four_requests_and_a_free_policy_check(gate: Gate):
     assert run.conclusion == "action_required"
 
 
-def test_a_review_on_an_unchanged_pull_request_costs_three_requests(gate: Gate):
+def test_a_review_on_an_unchanged_pull_request_costs_four_requests(gate: Gate):
     number = warm(gate)
     head = gate.head(number)
     gate.simulator.review(REPO, number, "maintainer")
     requests = gate.deliver("pull_request_review")
     [run] = gate.check_runs(head)
     assert sorted(counted(requests)) == sorted(
-        [f"GET {PULL}", f"GET {PULL}/reviews", f"PATCH /repos/{REPO}/check-runs/{run.id}"]
+        [
+            f"GET {PULL}",
+            f"GET {PULL}/reviews",
+            OPEN_PULLS,
+            f"PATCH /repos/{REPO}/check-runs/{run.id}",
+        ]
     )
     assert conditional(requests) == [POLICY_GET]
     assert run.conclusion == "success"

@@ -230,3 +230,43 @@ def test_editing_an_issue_over_rest_sends_issues_edited_from_the_caller(
     assert json.loads(body)["changes"] == {"body": {"from": "contents: read"}}
     assert edited.sender.login == "foureyes[bot]"
     assert edited.installation.id == installed.installation_id
+
+
+def test_pull_requests_from_one_branch_into_two_bases_share_the_head(
+    simulator: Simulator, installed: Installed, installation_github
+) -> None:
+    """GitHub lets any number of pull requests share a head branch, one per base; each
+    lists the commits its base lacks, and `GET /pulls` shows both at the same head."""
+    repo = "acme/widgets"
+    first = simulator.open_pull_request(repo, author="bob", head_ref="fix", files={"x": "1"})
+    simulator.push_branch(repo, "scratch", {"notes": "n"}, pusher="carol")
+    second = simulator.open_pull_request_from(repo, author="carol", head_ref="fix", base="scratch")
+    event = parsed(simulator, "pull_request")
+    assert (event.action, event.pull_request.number) == ("opened", second)
+    assert event.pull_request.head.ref == "fix" and event.pull_request.base.ref == "scratch"
+    listed = installation_github.rest.pulls.list("acme", "widgets", state="open").json()
+    heads = {pull["number"]: pull["head"]["sha"] for pull in listed}
+    assert heads[first] == heads[second]
+    commits = installation_github.rest.pulls.list_commits("acme", "widgets", second).json()
+    assert [c["sha"] for c in commits] == [heads[first]]
+    with pytest.raises(ValueError, match="No commits between"):
+        simulator.open_pull_request_from(repo, author="carol", head_ref="scratch", base="scratch")
+    with pytest.raises(ValueError, match="already exists"):
+        simulator.open_pull_request_from(repo, author="carol", head_ref="fix", base="scratch")
+
+    after = simulator.push(repo, first, author="bob", files={"x": "2"})
+    synchronized = parsed(simulator, "pull_request")  # the last of one per pull request
+    assert (synchronized.action, synchronized.pull_request.number) == ("synchronize", second)
+    assert synchronized.after == after
+    listed = installation_github.rest.pulls.list("acme", "widgets", state="open").json()
+    assert {pull["head"]["sha"] for pull in listed} == {after}
+
+
+def test_closing_without_merging_sends_closed_not_merged(
+    simulator: Simulator, installed: Installed
+) -> None:
+    number = simulator.open_pull_request("acme/widgets", author="bob", files={"x": "1"})
+    simulator.close("acme/widgets", number, sender="alice")
+    event = parsed(simulator, "pull_request")
+    assert event.action == "closed" and event.pull_request.merged is False
+    assert event.pull_request.state == "closed" and event.sender.login == "alice"

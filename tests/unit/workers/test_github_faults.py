@@ -136,3 +136,18 @@ def test_a_deployment_under_a_lasting_outage_is_rejected_after_its_retries(
     [review] = simulator.deployment_reviews(run_id)
     assert review.state == "rejected"
     assert "GitHub answered 502" in review.comment and "after the retries" in review.comment
+
+
+def test_an_outage_of_the_open_pull_request_list_fails_the_check_closed(
+    simulator, installed, pull, flask_app, task_log
+):
+    """Other pull requests at the head may be blocking: after the last retry, the check
+    fails with the reason instead of passing on what could be read."""
+    simulator.fail("GET", rf"/repos/{REPO}/pulls$", 503, times=10_000)
+    evaluate_pull_request.apply(
+        args=(installed.installation_id, REPO, pull), throw=False, retries=12
+    )
+    assert conclusion(simulator, pull) == "failure"  # not the pull request's own verdict
+    with simulator.world.lock:
+        [run] = [r for r in simulator.world.check_runs.values() if r.conclusion == "failure"]
+    assert "could not be listed" in run.output["summary"]
