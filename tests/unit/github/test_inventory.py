@@ -197,7 +197,7 @@ def test_the_simulator_records_the_route_and_auth_of_each_request(simulator, ins
             headers={"Authorization": f"Bearer {app_jwt(installed)}", "User-Agent": "foureyes"},
         ).json()["token"]
         httpx.get(
-            f"{simulator.url}/repos/acme/widgets/issues/1",
+            f"{simulator.url}/repos/acme/widgets/issues/1/comments",
             headers={"Authorization": f"token {token}", "User-Agent": "a-test"},
         )
     finally:
@@ -209,14 +209,14 @@ def test_the_simulator_records_the_route_and_auth_of_each_request(simulator, ins
         201,
     )
     assert (read_issue.template, read_issue.auth) == (
-        "/repos/{owner}/{repo}/issues/{issue_number}",
+        "/repos/{owner}/{repo}/issues/{issue_number}/comments",
         "installation",
     )
     # Only the app's own requests count, and a listed one passes.
     assert missing_calls(load(), seen) == []
-    # The same issue read by the app would be a call the inventory does not list.
+    # The same comments read by the app would be a call the inventory does not list.
     assert missing_calls(load(), [_as_app(read_issue)]) == [
-        "GET /repos/{owner}/{repo}/issues/{issue_number} (installation)"
+        "GET /repos/{owner}/{repo}/issues/{issue_number}/comments (installation)"
     ]
     # A listed path with the wrong auth kind is not the listed call.
     wrong_auth = dataclasses.replace(_as_app(minted), auth="installation")
