@@ -29,7 +29,7 @@ def test_a_branch_named_like_a_token_does_not_suppress_the_push_flag(attack: Att
 
 def test_a_branch_named_like_a_token_does_not_suppress_the_deployment_record(attack: Attack):
     policy = POLICY.format(issuer=attack.stack.issuer.url) + (
-        "deployments:\n  staging: {agents: allow}\n  \"*\": {agents: require_approval}\n"
+        'deployments:\n  staging: {agents: allow}\n  "*": {agents: require_approval}\n'
     )
     attack.sim.push_default_branch(REPO, {".github/foureyes.yml": policy}, pusher=ADMIN)
     agent = attack.agent("agent:acme/fixer", "alice")
@@ -39,7 +39,10 @@ def test_a_branch_named_like_a_token_does_not_suppress_the_deployment_record(att
 
     # A workflow the agent's push started deploys its branch (the run's actor is the bot).
     _deployment, run_id = attack.sim.request_deployment(
-        REPO, environment="staging", creator="github-actions[bot]", ref=branch,
+        REPO,
+        environment="staging",
+        creator="github-actions[bot]",
+        ref=branch,
         triggering_actor=attack.bot,
     )
     assert attack.sim.deployment_gate(run_id, "staging") == "approved"  # the policy allows it

@@ -25,12 +25,18 @@ def test_the_agents_human_cannot_approve_its_deployment_from_a_branch_outside_th
 
     # The workflow the bot's push started deploys the branch to staging.
     _deployment, run_id = attack.sim.request_deployment(
-        REPO, environment="staging", creator="github-actions[bot]", ref="fix-typo",
-        sha=sha, triggering_actor=attack.bot,
+        REPO,
+        environment="staging",
+        creator="github-actions[bot]",
+        ref="fix-typo",
+        sha=sha,
+        triggering_actor=attack.bot,
     )
     assert attack.sim.deployment_gate(run_id, "staging") == "waiting"
     with attack.sim.world.lock:
-        [issue] = [i for i in attack.sim.world.repo(REPO).issues.values() if "deploy" in i.title.lower()]
+        [issue] = [
+            i for i in attack.sim.world.repo(REPO).issues.values() if "deploy" in i.title.lower()
+        ]
     digest = shown_digest(issue.body)
     assert digest
 
@@ -38,5 +44,6 @@ def test_the_agents_human_cannot_approve_its_deployment_from_a_branch_outside_th
 
     assert attack.sim.deployment_gate(run_id, "staging") != "approved", (
         "alice, on whose behalf the only live agent token acted, approved the deployment "
-        f"of the agent's commit {sha[:7]}: {[e.reason for e in attack.events('deployment.approved')]}"
+        f"of the agent's commit {sha[:7]}: "
+        f"{[e.reason for e in attack.events('deployment.approved')]}"
     )
