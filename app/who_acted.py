@@ -8,7 +8,7 @@ From foureyes' memory of webhooks (`app.acted`), GitHub's own records read now
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from githubkit import GitHub
@@ -24,6 +24,11 @@ from app.policy.facts import Account, Dismissal, LiveToken, PullRequestFacts, Pu
 from app.services import Services
 
 WRITE_PERMISSIONS = ("contents", "pull_requests")  # could push, or open and edit PRs
+# For a deployment, which agent tokens count as possibly behind its commits: those live
+# this recently (the broker's tokens live an hour at most; the window covers work pushed,
+# then deployed days later). A commit nobody is on record as pushing counts as an agent's
+# while such a token could push, and such a token's human does not approve the deployment.
+RECENT_AGENT_WINDOW = timedelta(days=7)
 
 
 def with_identity(

@@ -396,6 +396,14 @@ def rerun_key(event_type: str, result: Result) -> str | None:
     return f"{event_type}:{task_id}:{result.head_sha}:{digest[:16]}"
 
 
+def _against_default_branch(decision: Decision | None) -> bool:
+    """Was the diff judged against the default branch (a merge group's always is)?"""
+    if decision is None:
+        return True
+    base = decision.pull["base"]
+    return bool(base["ref"] == (base.get("repo") or {}).get("default_branch"))
+
+
 def record_decision(
     deps: Services,
     gh: Any,
@@ -451,10 +459,12 @@ def record_decision(
         data={"check_run_id": run["id"], "head_sha": head_sha, "pull_request": number or None},
         key=rerun_key("check.published", result),
     )
-    if human_countersigned(result):
+    if human_countersigned(result) and _against_default_branch(decision):
         # Provenance for the deployment and workflow guards: humans approved this head in
         # every context it stands in. A success that needed no approval countersigns
-        # nothing: the deployment gate then judges the commits themselves.
+        # nothing: the deployment gate then judges the commits themselves. Neither does
+        # an approval of the diff against another base: a head approved into `scratch`
+        # carries whatever `scratch` has that the default branch lacks, unreviewed.
         record_passed_head(deps, repository, head_sha, number)
     log.info("gate.published", head_sha=head_sha, conclusion=str(result.conclusion))
 

@@ -38,6 +38,7 @@ from app.identity.escalation import current_approvers, fenced
 from app.policy.schema import Approvers
 from app.services import Services
 from app.state import held_lock
+from app.who_acted import RECENT_AGENT_WINDOW, live_tokens
 
 log = structlog.get_logger()
 
@@ -222,6 +223,9 @@ def ineligible(deps: Services, gh: GitHub, review: DeploymentReview, login: str)
     ):
         if human and human.lower() == login.lower():
             return f"{role} cannot approve it (four eyes: someone else must)"
+    principal = _principal_of_a_live_agent(deps, review, login)
+    if principal:
+        return principal
     try:
         policy = repository_policy(gh, deps, review.repository)
     except PolicyUnusable:
@@ -229,6 +233,25 @@ def ineligible(deps: Services, gh: GitHub, review: DeploymentReview, login: str)
     if agent_reason(policy, deps.github.bot_login(), login):
         return "an agent cannot approve a deployment"
     return approver_refusal(deps, gh, review.repository, policy.escalations.approvers, login)
+
+
+def _principal_of_a_live_agent(deps: Services, review: DeploymentReview, login: str) -> str | None:
+    """Ambiguity excludes (invariant 10): every brokered token acts as this app's bot, so
+    the branch name does not tell which agent's work this is. A human on whose behalf a
+    token that could write to the repository was live lately does not approve it."""
+    now = datetime.now(UTC)
+    with deps.sessions() as session:
+        tokens = live_tokens(
+            session, review.repository, review.repository.lower(), now - RECENT_AGENT_WINDOW, now
+        )
+    for token in tokens:
+        if token.on_behalf_of and token.on_behalf_of.lower() == login.lower():
+            return (
+                f"{login} is the human agent token {token.token_id[:8]} ({token.agent}) acts "
+                f"for, live on {review.repository} lately: an agent's human cannot approve "
+                "its deployment, and foureyes cannot tell which agent's work this is"
+            )
+    return None
 
 
 def settle(

@@ -7,19 +7,23 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from githubkit import GitHub
 from githubkit.exception import RequestFailed
 
+from app import acted
 from app.deploy import records
 from app.deploy.provenance import Provenance, commit_provenance
 from app.errors import GoneError
+from app.github.actors import head_pushes
 from app.github.client import github_errors
 from app.github.gather import account
 from app.policy.facts import Account, Commit
 from app.policy.schema import Policy
 from app.services import Services
+from app.who_acted import RECENT_AGENT_WINDOW, live_tokens
 
 PER_PAGE = 100
 MAX_COMMITS = 250  # GitHub lists at most 250 commits of a comparison
@@ -131,11 +135,14 @@ def provenance_of(
     sha: str,
     default_branch: str,
     app_bot_login: str,
+    ref: str = "",
 ) -> Provenance:
     """The reviewed provenance of `sha`: countersigned itself, or judged by the commits it
     adds on top of the newest countersigned commit it descends from; without one, by the
     commits it adds to the default branch and those it brings in over its first parent
-    (older default-branch history is the baseline that the push guard watches)."""
+    (older default-branch history is the baseline that the push guard watches). Each
+    commit is judged by who pushed it too, as GitHub reported it (`ref`: the branch it
+    was pushed to, where GitHub's activity log is asked for pushes foureyes missed)."""
     if records.countersigned(deps, repository, sha):
         return commit_provenance(policy, app_bot_login, sha, countersigned=True, introduced=())
     for base in records.newest_countersigned(deps, repository):
@@ -144,7 +151,8 @@ def provenance_of(
         except GoneError:
             continue
         if found.status in ("ahead", "identical", "behind"):
-            return _judged(policy, app_bot_login, sha, base, found)
+            commits = found.commits if found.complete else None
+            return _judged(gh, deps, policy, app_bot_login, repository, sha, base, commits, ref)
     # No countersigned ancestor: judge what the commit adds to the default branch and what
     # it brings in itself (a merge brings its pull request's commits, even once merged).
     on_branch = compare(gh, deps, repository, default_branch, sha)
@@ -155,27 +163,64 @@ def provenance_of(
         own = compare(gh, deps, repository, parent, sha)
         commits.update((c.sha, c) for c in own.commits)
         complete = complete and own.complete
-    return commit_provenance(
-        policy,
-        app_bot_login,
-        sha,
-        countersigned=False,
-        introduced=tuple(commits.values()) if complete else None,
-        base=default_branch,
+    introduced = tuple(commits.values()) if complete else None
+    return _judged(
+        gh, deps, policy, app_bot_login, repository, sha, default_branch, introduced, ref
     )
 
 
 def _judged(
-    policy: Policy, app_bot_login: str, sha: str, base: str, found: Comparison
+    gh: GitHub,
+    deps: Services,
+    policy: Policy,
+    app_bot_login: str,
+    repository: str,
+    sha: str,
+    base: str,
+    introduced: tuple[Commit, ...] | None,
+    ref: str,
 ) -> Provenance:
+    pushers, unknown_agent = _pushers(gh, deps, repository, introduced or (), ref)
     return commit_provenance(
         policy,
         app_bot_login,
         sha,
         countersigned=False,
-        introduced=found.commits if found.complete else None,
+        introduced=introduced,
         base=base,
+        pushers=pushers,
+        unknown_pusher_agent=unknown_agent,
     )
+
+
+def _pushers(
+    gh: GitHub, deps: Services, repository: str, commits: tuple[Commit, ...], ref: str
+) -> tuple[dict[str, tuple[str, ...]], str | None]:
+    """Who pushed each of `commits` (foureyes' records of push webhooks, then GitHub's
+    activity log for the branch), and, when some stay unknown, the agent token that could
+    have pushed them (ambiguity excludes), else None."""
+    shas = [commit.sha for commit in commits]
+    if not shas:
+        return {}, None
+    branch = ref.removeprefix("refs/heads/") if ref and not ref.startswith("refs/tags/") else ""
+    now = datetime.now(UTC)
+    with deps.sessions.begin() as session:
+        pushed = acted.actors(session, repository, acted.PUSH, shas)
+        if branch and any(sha not in pushed for sha in shas):
+            for push in head_pushes(gh, repository, branch, shas):
+                acted.record(session, repository, acted.PUSH, [push.sha], push.actor, push.at)
+                pushed.setdefault(push.sha, []).append((push.actor, push.at))
+        tokens = ()
+        if any(sha not in pushed for sha in shas):
+            tokens = live_tokens(
+                session, repository, repository.lower(), now - RECENT_AGENT_WINDOW, now
+            )
+    pushers = {sha: tuple(actor for actor, _ in pushed.get(sha, ())) for sha in shas}
+    could_push = [token for token in tokens if token.can_push]
+    unknown = (
+        f"agent token {could_push[0].token_id[:8]} ({could_push[0].agent})" if could_push else None
+    )
+    return pushers, unknown
 
 
 def first_parent(gh: GitHub, repository: str, sha: str) -> str | None:

@@ -60,13 +60,18 @@ def commit_provenance(
     countersigned: bool,
     introduced: tuple[Commit, ...] | None,
     base: str | None = None,
+    pushers: dict[str, tuple[str, ...]] | None = None,
+    unknown_pusher_agent: str | None = None,
 ) -> Provenance:
     """The provenance of `sha`.
 
     `countersigned`: humans approved `sha` as a head through the gate, or `sha` is the
     merge of such a head. `introduced`: the commits `sha` adds on top of `base` (the newest
     countersigned commit it descends from, else the default branch); None when they
-    could not be listed completely.
+    could not be listed completely. `pushers`: who pushed each introduced commit, as
+    GitHub reported it (the author and committer are only what the commit says).
+    `unknown_pusher_agent`: set (to the live token that could have pushed) when a commit
+    nobody is on record as pushing counts as an agent's: ambiguity excludes.
     """
     if countersigned:
         return Provenance(True, f"commit {sha[:7]} was approved through the merge gate")
@@ -77,10 +82,15 @@ def commit_provenance(
     agent_commits: list[str] = []
     agents: list[str] = []
     for commit in introduced:
-        for person in (commit.author, commit.committer):
+        pushed_by = (pushers or {}).get(commit.sha)
+        people = [commit.author, commit.committer, *(pushed_by or ())]
+        for person in people:
             if person is not None and agent_reason(policy, app_bot_login, person):
                 agent_commits.append(commit.sha[:7])
-                agents.append(person.login)
+                agents.append(person.login if isinstance(person, Account) else person)
+        if pushers is not None and not pushed_by and unknown_pusher_agent:
+            agent_commits.append(commit.sha[:7])
+            agents.append(unknown_pusher_agent)
     since = f" since {base[:7]}" if base else ""
     if agent_commits:
         return Provenance(

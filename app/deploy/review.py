@@ -125,7 +125,14 @@ def decide(deps: Services, gh: GitHub, request: DeploymentRequest) -> Judged:
         else None,
         triggering_actor=account(run.get("triggering_actor") or run.get("actor")),
         provenance=provenance_of(
-            gh, deps, policy, request.repository, request.sha, request.default_branch, app_bot
+            gh,
+            deps,
+            policy,
+            request.repository,
+            request.sha,
+            request.default_branch,
+            app_bot,
+            request.ref,
         ),
         app_bot_login=app_bot,
         agent_link=link,
