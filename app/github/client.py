@@ -15,7 +15,7 @@ import functools
 import json
 import random
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -96,7 +96,9 @@ class GitHubApp:
         would share a JWT that only one of them signed."""
         return MemCacheStrategy()
 
-    def _client(self, auth: str | BaseAuthStrategy) -> GitHub:
+    def _client(
+        self, auth: str | BaseAuthStrategy, *on_response: Callable[[httpx.Response], None]
+    ) -> GitHub:
         return GitHub(
             auth,
             base_url=self.base_url,
@@ -106,7 +108,7 @@ class GitHubApp:
             ssl_verify=tls_context(),
             auto_retry=_quick_retry,
             user_agent="foureyes",
-            event_hooks={"response": [_count_request]},
+            event_hooks={"response": [_count_request, *on_response]},
         )
 
     def as_app(self) -> GitHub:
@@ -154,7 +156,15 @@ class GitHubApp:
         self._installation_tokens.release(self._sealed_id(installation_id))
 
     def for_installation(self, installation_id: int) -> GitHub:
-        return self._client(self.installation_token(installation_id))
+        """A client with the installation's shared token. A token GitHub refuses (401:
+        revoked, or the installation changed) is forgotten at once, so the task's retry
+        mints a new one instead of failing on the cached one until it expires."""
+
+        def forget_refused(response: httpx.Response) -> None:
+            if response.status_code == 401:
+                self.forget_installation_token(installation_id)
+
+        return self._client(self.installation_token(installation_id), forget_refused)
 
     def mint_token(
         self, installation_id: int, repository: str, permissions: dict[str, str]
@@ -199,10 +209,17 @@ def github_errors(gone_ok: bool = False) -> Iterator[None]:
     except RequestFailed as exc:
         status = exc.response.status_code
         path = exc.request.url.path
-        if status in (404, 410):
+        if status in (404, 410) or (status == 401 and gone_ok):
+            # gone_ok with 401: a revoked or expired token cannot authenticate its own
+            # revocation; it is dead, which is what was asked.
             if gone_ok:
                 return
             raise GoneError(f"GitHub answered {status} for {path}") from exc
+        if status == 401:
+            # Refused credentials: an installation token revoked meanwhile (forgotten by
+            # the client's hook, so the retry mints a new one), or a key GitHub no longer
+            # accepts (the retries run out, and the evaluation fails closed saying so).
+            raise TransientError(f"GitHub refused foureyes' credentials (401) for {path}") from exc
         if status == 403 and "suspended" in exc.response.text.lower():
             # A suspended installation is gone until it is unsuspended (which re-evaluates).
             raise GoneError(f"GitHub answered 403 for {path}: installation suspended") from exc

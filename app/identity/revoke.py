@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import structlog
-from githubkit.exception import RequestFailed
 from sqlalchemy import or_, select, update
 
 from app.audit.emit import emit
@@ -22,13 +21,8 @@ log = structlog.get_logger()
 
 
 def revoke_now(deps: Services, raw: str) -> None:
-    """`DELETE /installation/token` with the token itself; already dead is fine."""
-    try:
-        deps.github.revoke_token(raw)
-    except RequestFailed as exc:
-        # An expired or revoked token cannot authenticate its own revocation: it is dead.
-        if exc.response.status_code != 401:
-            raise
+    """`DELETE /installation/token` with the token itself; already dead (401) is fine."""
+    deps.github.revoke_token(raw)
 
 
 def revoke_token(deps: Services, token_id: str, reason: str, actor: str | None = None) -> bool:

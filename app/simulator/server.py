@@ -193,7 +193,8 @@ class Simulator(Story):
         """Answer the next `times` matching requests with `status`.
 
         403 and 429 default to GitHub's secondary rate limit (a message and
-        `retry-after: 1`); pass `headers`/`body` to change that.
+        `retry-after: 1`); pass `headers`/`body` to change that (a header given as None
+        is left out: a 403 that is not a rate limit).
         """
         defaults: dict[str, str] = {}
         message = "Server Error" if status >= 500 else "Simulated failure"
@@ -207,7 +208,14 @@ class Simulator(Story):
                     re.compile(path_regex),
                     status,
                     times,
-                    {**defaults, **{k.lower(): v for k, v in (headers or {}).items()}},
+                    {
+                        k: v
+                        for k, v in {
+                            **defaults,
+                            **{k.lower(): v for k, v in (headers or {}).items()},
+                        }.items()
+                        if v is not None  # None drops a default header
+                    },
                     payload,
                 )
             )

@@ -12,9 +12,11 @@ from typing import Any
 
 import structlog
 from flask import Blueprint, Response, jsonify, request
+from githubkit.exception import RequestFailed
 
 from app import metrics
-from app.errors import DeniedError, IdentityError, TransientError
+from app.errors import DeniedError, GoneError, IdentityError, TransientError
+from app.github.answers import github_said
 from app.identity import broker
 from app.identity.binding import approve_command
 from app.identity.escalation import digest
@@ -78,6 +80,15 @@ def create() -> tuple[Response, int]:
         response, status = _error(503, "unavailable", str(exc))
         response.headers["Retry-After"] = str(int(exc.retry_after or 30))
         return response, status
+    except GoneError as exc:
+        # The repository (or the installation) is not visible to the app after all.
+        return _error(404, "not_installed", github_said(exc))
+    except RequestFailed as exc:
+        # GitHub refused what the broker asked for it: no token, and the agent is told
+        # why instead of a bare 500.
+        reason = github_said(exc)
+        log.warning("broker.github_refused", error=reason)
+        return _error(502, "github_refused", reason)
     return jsonify(issued.as_json()), 201
 
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from githubkit.exception import RequestFailed
 
 from app.config import Settings
 from app.db import make_engine
-from app.github.client import GitHubApp
+from app.errors import TransientError
+from app.github.client import GitHubApp, github_errors
 from app.migrate import upgrade
 from app.simulator import Installed, Simulator
 from app.state import SqlState
@@ -87,7 +87,21 @@ def test_a_jwt_is_cached_per_app_object_never_shared_by_app_id(
         github_app.state,
     )
     assert github_app.repository_installation("acme/widgets") == installed.installation_id
-    with pytest.raises(RequestFailed) as refused:
+    with pytest.raises(TransientError, match=r"refused foureyes' credentials \(401\)"):
         rotated.repository_installation("acme/widgets")
-    assert refused.value.response.status_code == 401
     assert github_app.repository_installation("acme/widgets") == installed.installation_id
+
+
+def test_an_installation_token_github_refuses_is_forgotten_and_the_retry_mints_anew(
+    simulator: Simulator, installed: Installed, github_app: GitHubApp
+) -> None:
+    """A cached token revoked at GitHub (401) used to fail every task until it expired."""
+    first = github_app.installation_token(installed.installation_id)
+    github_app.revoke_token(first)
+    client = github_app.for_installation(installed.installation_id)
+    with pytest.raises(TransientError, match=r"\(401\)"), github_errors():
+        client.rest.repos.get("acme", "widgets")
+    second = github_app.installation_token(installed.installation_id)
+    assert second != first
+    retry = github_app.for_installation(installed.installation_id)
+    assert retry.rest.repos.get("acme", "widgets").json()["full_name"] == "acme/widgets"

@@ -196,3 +196,21 @@ def test_permissions_the_installation_lacks_are_denied(broker):
     assert response.status_code == 403
     assert "installation does not have" in response.json["reason"]
     assert broker.agent_tokens() == []
+
+
+def test_a_refusal_from_github_is_a_clear_502_not_a_500(broker):
+    """GitHub refuses the mint for a reason foureyes does not translate (a 403 that is not
+    a rate limit): the agent gets no token and GitHub's words, never a bare 500."""
+    broker.sim.fail(
+        "POST",
+        r"/access_tokens$",
+        403,
+        times=5,
+        headers={"retry-after": None},
+        body={"message": "This installation has been blocked by an administrator"},
+    )
+    response = broker.ask(GOOD)
+    assert response.status_code == 502
+    assert response.json["error"] == "github_refused"
+    assert "blocked by an administrator" in response.json["reason"]
+    assert broker.agent_tokens() == []

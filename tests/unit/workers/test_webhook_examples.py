@@ -146,7 +146,7 @@ def test_every_webhook_example_is_taken_without_a_traceback(
         "received": 329,
         "processed": 35,
         "ignored": {"no handler": 98, NOT_AN_APP_DELIVERY: 196},
-        "dropped": {"GitHub answered 404 for /app/installations/{id}/access_tokens": 27},
+        "dropped": {"GitHub answered 404 for /app/installations/{id}/access_tokens": 29},
         "evaluated": {},
     }
 
@@ -170,7 +170,7 @@ def test_every_webhook_example_from_a_known_installation_ends_in_an_answer(
             "GitHub answered 404 for /repos/{repo}/check-runs": 1,
             "GitHub answered 404 for /repos/{repo}/commits/{sha}/check-runs": 1,
             "GitHub answered 404 for /repos/{repo}/pulls": 5,
-            "GitHub answered 404 for /repos/{repo}/pulls/{id}": 14,
+            "GitHub answered 404 for /repos/{repo}/pulls/{id}": 16,
         },
         "evaluated": {"failure": 2},
     }
