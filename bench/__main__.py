@@ -2,7 +2,7 @@
 
 Every figure is a count or a ratio against a baseline measured in the same run. Needs
 Redis (database 8, or BENCH_REDIS_URL), flushed before and after. `--quick` runs
-smaller, bounded loads; `--only intake,e2e` picks sections. docs/BENCHMARKS.md records
+smaller, bounded loads; `--only intake,e2e` picks sections. docs/benchmarks.md records
 the results and the machine.
 """
 

@@ -159,7 +159,7 @@ def delivery_message(event: str, delivery: str, document: str) -> tuple[str, str
 
     The intake pushes it itself, in the one Redis call that also records the delivery
     id, rather than through `apply_async` (three round trips and most of the intake's
-    CPU, docs/BENCHMARKS.md). Celery builds the task message once per process
+    CPU, docs/benchmarks.md). Celery builds the task message once per process
     (`_envelope`); a test holds the result equal to what Celery and kombu write.
     """
     app = process_delivery.app

@@ -64,7 +64,7 @@ def tls_context() -> ssl.SSLContext:
     """httpx's verifying TLS context (certifi's CAs), built once per process.
 
     Every client would otherwise load the CA bundle again: about 50 ms of CPU per
-    evaluation, half of a warm evaluation's time (see docs/BENCHMARKS.md).
+    evaluation, half of a warm evaluation's time (see docs/benchmarks.md).
     """
     return httpx.create_ssl_context()
 
@@ -90,7 +90,7 @@ class GitHubApp:
     @functools.cached_property
     def _jwt_cache(self) -> MemCacheStrategy:
         """Where githubkit keeps this app's JWT (8 of its 10 minutes): signing with the PEM
-        for every call was most of a token request's CPU (docs/BENCHMARKS.md). One cache per
+        for every call was most of a token request's CPU (docs/benchmarks.md). One cache per
         app object, not githubkit's process-wide default, which keys JWTs by app id alone:
         two apps with one id and different keys (a key rotation, the tests' simulators)
         would share a JWT that only one of them signed."""

@@ -1,6 +1,6 @@
 """The merge gate: policy and a facts snapshot in, a decision tree out. Pure: no I/O, no clock.
 
-Semantics (the README's "Policy reference" says the same for users):
+Semantics (docs/policy.md says the same for users):
 
 - Agent involvement is decided by `agent_involvement`. It is *proven* by an agent
   author, branch, label, commit or token link, *ruled out* when none of those holds

@@ -69,7 +69,7 @@ def _derive(material: bytes, info: bytes) -> bytes:
 class CookieSessions(SecureCookieSessionInterface):
     """Flask's signed-cookie sessions, less the signer for a request without cookies
     (every webhook delivery and API call): it would find nothing to verify and cost the
-    intake about 4% of its CPU (docs/BENCHMARKS.md)."""
+    intake about 4% of its CPU (docs/benchmarks.md)."""
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         if app.secret_key and "HTTP_COOKIE" not in request.environ:

@@ -42,7 +42,7 @@ def parse_payload(body: bytes, content_type: str) -> tuple[dict[str, Any], str] 
 
     orjson parses it: strict RFC 8259 (no NaN, no lone surrogates, UTF-8 checked), at
     about half the standard library's CPU, the intake's largest item after the broker call
-    (docs/BENCHMARKS.md). orjson has no nesting limit, but the worker decodes the task
+    (docs/benchmarks.md). orjson has no nesting limit, but the worker decodes the task
     with the standard library, which recurses: nesting beyond `MAX_DEPTH` is refused here
     rather than accepted and then lost."""
     try:

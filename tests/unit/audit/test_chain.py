@@ -24,7 +24,7 @@ def test_canonical_form_is_sorted_compact_utf8():
 
 def test_hash_is_sha256_of_the_readme_recipe():
     row = chained(normalise_event(sample_event(1)), 1, GENESIS_HASH)
-    # The README's recipe, written out independently of app.audit.chain.
+    # The recipe of docs/audit.md, written out independently of app.audit.chain.
     without_hash = {name: value for name, value in row.items() if name != "hash"}
     text = json.dumps(without_hash, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert row["hash"] == hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -22,7 +22,7 @@ def export(db_url, *args):
 
 
 def outside_verifier(documents):
-    """What the README tells an outsider to do, with nothing from foureyes."""
+    """What docs/audit.md tells an outsider to do, with nothing from foureyes."""
     prev = "0" * 64
     for n, doc in enumerate(documents, start=1):
         body = {k: v for k, v in doc.items() if k != "hash"}
