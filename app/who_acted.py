@@ -42,7 +42,12 @@ def with_identity(
     if facts.head_sha not in shas:
         shas.append(facts.head_sha)
     with deps.sessions.begin() as session:
+        # A fork's pull request carries commits GitHub keeps in the base repository too:
+        # a commit the agent pushed there, offered again from a fork, is still its work.
         pushed = acted.actors(session, head_repo, acted.PUSH, shas)
+        if head_repo != repository.lower():
+            for sha, found in acted.actors(session, repository, acted.PUSH, shas).items():
+                pushed.setdefault(sha, []).extend(found)
         if any(sha not in pushed for sha in shas) and head_repo == repository.lower():
             for push in head_pushes(gh, repository, pull["head"]["ref"], shas):
                 acted.record(session, head_repo, acted.PUSH, [push.sha], push.actor, push.at)
@@ -97,7 +102,9 @@ def live_tokens(
         writes = {p for p in WRITE_PERMISSIONS if (token.permissions or {}).get(p) == "write"}
         if token.repository.lower() not in names or end < start or not writes:
             continue
-        can_push = "contents" in writes and token.repository.lower() == head_repo
+        # Either repository: a commit pushed to the base repository can be offered from a
+        # fork, so a token that could push there could have written the fork's commits.
+        can_push = "contents" in writes
         found.append(LiveToken(token.id, token.agent, token.on_behalf_of, can_push))
     return tuple(sorted(found, key=lambda t: t.token_id))
 

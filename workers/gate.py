@@ -23,7 +23,7 @@ from app import acted, metrics
 from app.audit.emit import emit
 from app.contexts import TooManyOpenPulls, commit_result, merge_group_verdict, open_pulls_at
 from app.deploy.provenance import human_countersigned
-from app.deploy.records import record_passed_head
+from app.deploy.records import record_passed_head, withdraw_passed_head
 from app.errors import GoneError, TransientError
 from app.gate import (
     Decision,
@@ -466,6 +466,8 @@ def record_decision(
         # an approval of the diff against another base: a head approved into `scratch`
         # carries whatever `scratch` has that the default branch lacks, unreviewed.
         record_passed_head(deps, repository, head_sha, number)
+    else:
+        withdraw_passed_head(deps, repository, head_sha)
     log.info("gate.published", head_sha=head_sha, conclusion=str(result.conclusion))
 
 

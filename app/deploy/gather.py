@@ -150,7 +150,10 @@ def provenance_of(
             found = compare(gh, deps, repository, base, sha)
         except GoneError:
             continue
-        if found.status in ("ahead", "identical", "behind"):
+        # Not "behind": an ancestor of an approved head may be an intermediate state the
+        # approval never saw (a payload a later commit removed); it is judged by what it
+        # adds to the default branch instead.
+        if found.status in ("ahead", "identical"):
             commits = found.commits if found.complete else None
             return _judged(gh, deps, policy, app_bot_login, repository, sha, base, commits, ref)
     # No countersigned ancestor: judge what the commit adds to the default branch and what

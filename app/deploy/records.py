@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.deploy.models import CommitProvenance
@@ -35,7 +35,10 @@ def _add(deps: Services, row: CommitProvenance) -> bool:
 
 def record_passed_head(deps: Services, repository: str, sha: str, number: int | None) -> bool:
     """Humans approved `sha` through the merge gate (a pull request's or a merge group's
-    head, in every context it stands in): `app.deploy.provenance.human_countersigned`."""
+    head, in every context it stands in): `app.deploy.provenance.human_countersigned`.
+    A head whose countersignature was withdrawn and is approved again passes again."""
+    if _set_head_passed(deps, repository, sha, passed=True):
+        return True
     return _add(
         deps,
         CommitProvenance(
@@ -47,6 +50,28 @@ def record_passed_head(deps: Services, repository: str, sha: str, number: int | 
             recorded_at=datetime.now(UTC),
         ),
     )
+
+
+def withdraw_passed_head(deps: Services, repository: str, sha: str) -> bool:
+    """A later judgement of `sha` is no human countersignature (a change request, a new
+    context that blocks): the deployment gate no longer takes it as reviewed."""
+    return _set_head_passed(deps, repository, sha, passed=False)
+
+
+def _set_head_passed(deps: Services, repository: str, sha: str, *, passed: bool) -> bool:
+    """Flip an existing head record to `passed`; True when one changed."""
+    with deps.sessions.begin() as session:
+        changed = session.execute(
+            update(CommitProvenance)
+            .where(
+                CommitProvenance.repository == repository.lower(),
+                CommitProvenance.sha == sha,
+                CommitProvenance.kind == "head",
+                CommitProvenance.gate_passed.is_(not passed),
+            )
+            .values(gate_passed=passed)
+        )
+        return bool(changed.rowcount)
 
 
 def record_merge(
