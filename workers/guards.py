@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import structlog
 from celery import shared_task
 
 from app.deploy.push_guard import guard_push, record_merge
@@ -42,6 +43,9 @@ def on_push(payload: dict[str, Any], deps: Services) -> None:
         "deleted": bool(payload.get("deleted")),
         "sender": (payload.get("sender") or {}).get("login") or "",
         "default_branch": repository.get("default_branch") or "main",
+        # The delivery this push came in: the same move pushed again (after a revert) is
+        # another push, and is flagged again; a redelivery of this one is not.
+        "delivery": structlog.contextvars.get_contextvars().get("delivery") or "",
     }
     guard_push_task.apply_async(args=(_installation(payload), repository["full_name"], push))
 

@@ -119,7 +119,10 @@ def guard_push(
                 "token_id": link.token_id if link else None,
                 "on_behalf_of": link.on_behalf_of if link else None,
             },
-            key=f"push.flagged:{repository}:{ref}:{push['before']}:{push['after']}",
+            key=(
+                f"push.flagged:{repository}:{ref}:{push['before']}:{push['after']}"
+                f":{push.get('delivery', '')}"
+            ),
         )
     return flags.reasons
 
