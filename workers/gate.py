@@ -39,7 +39,7 @@ from app.github.gather import (
     ORG_POLICY_PATH,
     POLICY_PATH,
     LoadedPolicy,
-    absent_policy_key,
+    forget_policy_absence,
     pages,
 )
 from app.github.publish import publish_check
@@ -195,7 +195,7 @@ def on_push(payload: dict[str, Any], deps: Services) -> None:
         return
     # Any push to the default branch may add the policy file (a push lists at most 20
     # commits): forget that it was absent, at the cost of one 404 at the next evaluation.
-    deps.state.delete(absent_policy_key(repository["full_name"]))
+    forget_policy_absence(deps.state, repository["full_name"])
     changed = {
         path
         for commit in payload.get("commits") or ()
@@ -217,9 +217,9 @@ def on_installation(payload: dict[str, Any], deps: Services) -> None:
     account = (payload.get("installation") or {}).get("account") or {}
     if account.get("login"):
         # The org's `.github` repository may have just become readable.
-        deps.state.delete(absent_policy_key(f"{account['login']}/.github"))
+        forget_policy_absence(deps.state, f"{account['login']}/.github")
     for repo in repositories:
-        deps.state.delete(absent_policy_key(repo["full_name"]))
+        forget_policy_absence(deps.state, repo["full_name"])
         reevaluate_repository.apply_async(args=(_installation(payload), repo["full_name"]))
 
 

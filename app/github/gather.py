@@ -38,6 +38,7 @@ HEAD_TTL = 7 * 24 * 3600.0
 # `.github` repository may not be installed, so its pushes may never reach us.
 ABSENT_REPO_POLICY_TTL = 3600.0
 ABSENT_ORG_POLICY_TTL = 600.0
+GENERATION_TTL = 30 * 24 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -84,14 +85,27 @@ def absent_policy_key(repository: str) -> str:
     return f"policy-absent:{repository.lower()}"
 
 
+def forget_policy_absence(state: SharedState, repository: str) -> None:
+    """A push (or an installation change) may have added `repository`'s policy file. The
+    generation moves on, so an absence recorded by a read that began before this push
+    (GitHub answered 404 just before the file landed) no longer counts."""
+    state.incr(_generation_key(absent_policy_key(repository)), GENERATION_TTL)
+    state.delete(absent_policy_key(repository))
+
+
+def _generation_key(absent_key: str) -> str:
+    return f"{absent_key}:generation"
+
+
 def _policy_get(
     gh: GitHub, state: SharedState, url: str, absent_key: str, absent_ttl: float
 ) -> tuple[int, str]:
-    if state.get(absent_key) is not None:
+    generation = state.get(_generation_key(absent_key)) or "0"
+    if state.get(absent_key) == generation:
         return 404, ""
     status, text = conditional_get(gh, state, url, accept=RAW)
     if status == 404:
-        state.set(absent_key, "1", absent_ttl)
+        state.set(absent_key, generation, absent_ttl)
     return status, text
 
 
