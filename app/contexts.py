@@ -10,6 +10,8 @@ second, harmless-looking context would turn the shared check green for the first
 
 from __future__ import annotations
 
+import dataclasses
+
 from githubkit import GitHub
 from sqlalchemy import select
 
@@ -134,4 +136,35 @@ def commit_result(head_sha: str, results: dict[str, Result]) -> Result:
         policy_source="; ".join(sorted({r.policy_source for _, r in ordered})),
         head_sha=head_sha,
         extra={"contexts": [name for name, _ in ordered]},
+    )
+
+
+def held_to_its_base(
+    verdict: Result, base_ref: str, default_branch: str, base_protected: bool
+) -> Result:
+    """An agent's head approved against a base other than the default branch does not
+    show `success`: the check belongs to the commit, so a pull request opened from it
+    into the default branch (or this one retargeted there) would be green until foureyes
+    judged it, and could be merged in that window. Into an unprotected base the check
+    decides nothing, so nothing is lost; into a protected one it must pass, and does."""
+    if (
+        verdict.conclusion != Conclusion.SUCCESS
+        or not verdict.agent_involved
+        or base_ref == default_branch
+        or base_protected
+    ):
+        return verdict
+    title = (
+        f"Blocked: passes into {base_ref} only; this agent commit goes into "
+        f"{default_branch} only once judged against it"
+    )
+    root = Node(
+        name="base",
+        status=Status.PENDING,
+        description=title,
+        children=(verdict.root,),
+        unblock=f"open the pull request into {default_branch} and have it approved there",
+    )
+    return dataclasses.replace(
+        verdict, conclusion=Conclusion.ACTION_REQUIRED, title=title, root=root
     )

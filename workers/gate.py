@@ -21,7 +21,14 @@ from celery import current_task, shared_task
 
 from app import acted, metrics
 from app.audit.emit import emit
-from app.contexts import TooManyOpenPulls, commit_result, merge_group_verdict, open_pulls_at
+from app.contexts import (
+    TooManyOpenPulls,
+    commit_result,
+    held_to_its_base,
+    merge_group_verdict,
+    open_pulls_at,
+)
+from app.deploy.gather import branch_protected
 from app.deploy.provenance import human_countersigned
 from app.deploy.records import record_passed_head, withdraw_passed_head
 from app.errors import GoneError, TransientError
@@ -307,9 +314,25 @@ def evaluate_pull_request(self: Any, installation_id: int, repository: str, numb
                     record_invalid_policy(deps, installation_id, repository, decision.policy)
                 contexts = _contexts(self, deps, gh, repository, head_sha, {f"#{number}": result})
                 verdict = commit_result(head_sha, contexts)
+                verdict = _held_to_its_base(gh, repository, decision, verdict)
                 record_decision(deps, gh, installation_id, repository, number, verdict, decision)
         metrics.EVALUATIONS.observe(time.perf_counter() - started)
         return str(verdict.conclusion)
+
+
+def _held_to_its_base(
+    gh: Any, repository: str, decision: Decision | None, verdict: Result
+) -> Result:
+    """`verdict`, not `success` for an agent's head approved only against another base
+    (`app.contexts.held_to_its_base`); asks GitHub whether that base is protected."""
+    if decision is None or verdict.conclusion != "success" or not verdict.agent_involved:
+        return verdict
+    base = decision.pull["base"]
+    default_branch = (base.get("repo") or {}).get("default_branch") or ""
+    if base["ref"] == default_branch:
+        return verdict
+    protected = branch_protected(gh, repository, base["ref"])
+    return held_to_its_base(verdict, base["ref"], default_branch, protected)
 
 
 def _judge(

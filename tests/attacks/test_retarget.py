@@ -27,7 +27,9 @@ def approved_into_scratch(attack: Attack) -> tuple[Agent, int]:
     agent.commit(innocent, "README.md", "# widgets, spelled right\n")
     number = agent.open_pull(innocent, base=scratch, title="Fix a typo")
     attack.sim.review(REPO, number, MAINTAINER)
-    assert attack.check(number).conclusion == "success"  # the innocent diff, approved
+    run = attack.check(number)  # the innocent diff, approved; held to its base
+    assert run.conclusion == "action_required"
+    assert f"passes into {scratch} only" in run.output["title"]
     return agent, number
 
 

@@ -75,8 +75,10 @@ def test_closing_the_blocked_pull_request_rejudges_the_twin_alone(gate: Gate):
     gate.simulator.close(REPO, agents, sender="maintainer")
     gate.deliver("pull_request")
     [run] = gate.check_runs(head)
-    assert run.conclusion == "success"  # only the twin is left, and no rule covers it
-    assert run.output["title"] == "No rule applies: no approval needed"
+    # Only the twin is left: no rule covers it, but an agent's commit into scratch shows
+    # no `success` (a pull request from it into main would be born green).
+    assert run.conclusion == "action_required"
+    assert run.output["title"].startswith("Blocked: passes into scratch only")
 
 
 def test_a_human_approval_of_the_blocked_pull_request_passes_the_shared_check(gate: Gate):

@@ -26,7 +26,9 @@ def _approved_into_scratch(attack: Attack):
     head = agent.commit("typo-fix", "README.md", "# widgets, spelled right\n")
     into_scratch = agent.open_pull("typo-fix", base="scratch", title="Fix a typo (docs)")
     attack.sim.review(REPO, into_scratch, MAINTAINER)  # approves the innocent diff
-    assert attack.check(into_scratch).conclusion == "success"
+    run = attack.check(into_scratch)  # approved, but never `success` for another base
+    assert run.conclusion == "action_required"
+    assert "passes into scratch only" in run.output["title"]
     return agent, head, into_scratch
 
 

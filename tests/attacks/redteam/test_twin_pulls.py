@@ -50,7 +50,9 @@ def test_approving_a_twin_pull_request_does_not_open_the_deployment_gate(attack:
     head = agent.commit("typo-fix", "README.md", "# widgets, spelled right\n")
     twin = agent.open_pull("typo-fix", base="scratch", title="Fix a typo (docs)")
     attack.sim.review(REPO, twin, MAINTAINER)
-    assert attack.check(twin).conclusion == "success"
+    run = attack.check(twin)  # approved, but held to its base (the second round's fix)
+    assert run.conclusion == "action_required"
+    assert "passes into scratch only" in run.output["title"]
 
     _deployment, run_id = attack.sim.request_deployment(
         REPO, environment="staging", creator=MAINTAINER, ref="typo-fix"
