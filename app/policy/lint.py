@@ -27,12 +27,8 @@ LONE_STAR = re.compile(r"(?<!\*)\*(?!\*)")
 def subject_glob_warnings(text: str) -> list[ErrorItem]:
     """For each `tokens[i].subject` and `tokens[i].claims.*` glob with a lone `*`, a
     warning (key path, message, line). `text` must already load as a valid policy."""
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
-    tokens = _value(root, "tokens")
-    if not isinstance(tokens, yaml.SequenceNode):
-        return []
     warnings: list[ErrorItem] = []
-    for index, rule in enumerate(tokens.value):
+    for index, rule in _token_rules(text):
         globs = [(f"tokens[{index}].subject", _value(rule, "subject"))]
         claims = _value(rule, "claims")
         if isinstance(claims, yaml.MappingNode):
@@ -54,12 +50,8 @@ def subject_glob_warnings(text: str) -> list[ErrorItem]:
 def floor_errors(text: str) -> list[ErrorItem]:
     """For each `tokens[i].permissions` that names a floored permission, an error.
     `text` must already load as a valid policy."""
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
-    tokens = _value(root, "tokens")
-    if not isinstance(tokens, yaml.SequenceNode):
-        return []
     errors: list[ErrorItem] = []
-    for index, rule in enumerate(tokens.value):
+    for index, rule in _token_rules(text):
         node = _value(rule, "permissions")
         if not isinstance(node, yaml.MappingNode):
             continue
@@ -75,6 +67,12 @@ def floor_errors(text: str) -> list[ErrorItem]:
                 )
             )
     return errors
+
+
+def _token_rules(text: str) -> list[tuple[int, yaml.Node]]:
+    """(index, node) of each rule under `tokens`, as the YAML composes them (with lines)."""
+    tokens = _value(yaml.compose(text, Loader=yaml.SafeLoader), "tokens")
+    return list(enumerate(tokens.value)) if isinstance(tokens, yaml.SequenceNode) else []
 
 
 def _value(node: yaml.Node | None, key: str) -> yaml.Node | None:
