@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from app import preflight
@@ -12,6 +14,8 @@ from app.doctor.cli import doctor
 from app.identity.cli import token
 from app.policy.cli import policy
 from app.replay import replay
+
+DEFAULT_PORT = 3000
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -44,13 +48,19 @@ def db_upgrade() -> None:
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on")
-@click.option("--port", default=3000, show_default=True, help="port to listen on")
+@click.option("--port", default=DEFAULT_PORT, show_default=True, help="port to listen on")
 @click.option("--workers", default=2, show_default=True, help="web and worker processes each")
 def serve(host: str, port: int, workers: int) -> None:
     """Run web, worker and scheduler on this machine (embedded broker without REDIS_URL)."""
     from app.serve import serve as run
 
-    raise SystemExit(run(Settings.from_env(), host=host, port=port, workers=workers))
+    settings = Settings.from_env()
+    if settings.foureyes_url == Settings.foureyes_url and port != DEFAULT_PORT:
+        # FOUREYES_URL is unset: this server's own URL follows --port, in the setup page,
+        # the manifest's URLs and the processes serve starts.
+        os.environ["FOUREYES_URL"] = f"http://localhost:{port}"
+        settings = Settings.from_env()
+    raise SystemExit(run(settings, host=host, port=port, workers=workers))
 
 
 cli.add_command(policy)

@@ -9,6 +9,7 @@ the package (an installed wheel).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,9 @@ MANIFEST_NAME = "app.yml"
 PACKAGE_DIR = Path(__file__).resolve().parent
 # Levels of a GitHub App permission, to compare what is granted with what is needed.
 PERMISSION_LEVELS = {"read": 1, "write": 2, "admin": 3}
+
+
+PERMISSION_LINE = re.compile(r"^\s+(?P<name>\w+):\s*(?P<level>\w+)\s*(?:#\s*(?P<why>.*))?$")
 
 
 def manifest_candidates(cwd: Path | None = None) -> tuple[Path, ...]:
@@ -48,6 +52,21 @@ def load_manifest(cwd: Path | None = None) -> dict[str, Any]:
     if not isinstance(manifest, dict):
         raise ConfigError(f"{path}: the manifest must be a mapping")
     return manifest
+
+
+def permission_reasons(cwd: Path | None = None) -> list[tuple[str, str, str]]:
+    """(permission, level, why) for each of `app.yml`'s `default_permissions`, the why
+    from the comment on its line (the manifest says why it needs each one)."""
+    rows: list[tuple[str, str, str]] = []
+    inside = False
+    for line in manifest_path(cwd).read_text().splitlines():
+        if not line.startswith(" "):
+            inside = line.startswith("default_permissions:")
+            continue
+        found = PERMISSION_LINE.match(line) if inside else None
+        if found:
+            rows.append((found["name"], found["level"], (found["why"] or "").strip()))
+    return rows
 
 
 def needed_permissions(manifest: dict[str, Any]) -> dict[str, str]:

@@ -19,6 +19,7 @@ except the static after-install page `/setup/installed`. No secret but the setup
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
 import os
 import re
@@ -44,7 +45,7 @@ from githubkit.exception import GitHubException
 from app.config import Settings, read_env_file
 from app.envfile import write_env
 from app.errors import ConfigError
-from app.manifest import load_manifest
+from app.manifest import load_manifest, permission_reasons
 from app.services import services
 from app.web.setup_pages import CODE_PAGE, DONE, INSTALLED, REGISTERED, SETUP
 
@@ -80,6 +81,26 @@ def github_web_url(api_url: str) -> str:
     return api_url
 
 
+def unreachable_from_github(url: str) -> str | None:
+    """Why GitHub cannot deliver webhooks to `url` (a loopback or private address), with
+    the two usual ways out; None when it may well reach it."""
+    host = urlsplit(url).hostname or ""
+    try:
+        address = ipaddress.ip_address(host)
+        private = address.is_private or address.is_loopback or address.is_link_local
+    except ValueError:
+        private = host == "localhost" or host.endswith((".localhost", ".local", ".internal"))
+    if not private:
+        return None
+    port = urlsplit(url).port or (443 if url.startswith("https") else 80)
+    return (
+        f"GitHub cannot reach {url}: it is an address of this machine or its network. "
+        f"Expose it with a tunnel (`cloudflared tunnel --url http://localhost:{port}` or "
+        f"`ngrok http {port}`), set FOUREYES_URL to the public https URL the tunnel prints, "
+        "and restart foureyes serve before you register."
+    )
+
+
 def new_app_url(settings: Settings, org: str | None, state: str) -> str:
     web = github_web_url(settings.github_api_url)
     where = f"/organizations/{org}/settings/apps/new" if org else "/settings/apps/new"
@@ -91,6 +112,7 @@ def build_manifest(settings: Settings, name: str | None = None) -> dict[str, Any
     manifest = load_manifest()
     base = settings.foureyes_url
     manifest["name"] = name or manifest.get("name") or "foureyes"
+    manifest["url"] = base  # the app's homepage on GitHub: this server, no one else's
     manifest["hook_attributes"] = {
         **(manifest.get("hook_attributes") or {}),
         "url": f"{base}/api/github/webhooks",
@@ -137,6 +159,7 @@ def announce(settings: Settings) -> None:
         url=f"{settings.foureyes_url}/setup",
         setup_code=setup_code(settings),
         hint="open the URL and enter the setup code to register the GitHub App",
+        reachable=unreachable_from_github(settings.foureyes_url) or "yes",
     )
 
 
@@ -194,8 +217,10 @@ def setup_page() -> Response | tuple[str, int]:
         page = render_template_string(CODE_PAGE, org=form_org, name=form_name, wrong=True)
         return page, 403
     org = form_org or None
+    problem = None
     if org is not None and not ORG_NAME.fullmatch(org):
-        abort(400, description="not an organisation name")
+        problem = f"{org!r} is not an organisation name (letters, digits and single hyphens)"
+        org = None
     name = form_name or None
     try:
         manifest = build_manifest(settings, name)
@@ -207,12 +232,15 @@ def setup_page() -> Response | tuple[str, int]:
         SETUP,
         action=new_app_url(settings, org, state),
         manifest=json.dumps(manifest),
-        org=org or "",
+        org=form_org if problem else org or "",
         name=manifest["name"],
         hook=manifest["hook_attributes"]["url"],
         setup_code=given.strip(),
+        problem=problem,
+        unreachable=unreachable_from_github(settings.foureyes_url),
+        permissions=permission_reasons(),
     )
-    response = make_response(page)
+    response = make_response(page, 400 if problem else 200)
     response.set_cookie(
         STATE_COOKIE,
         state,

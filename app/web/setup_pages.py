@@ -11,6 +11,8 @@ SETUP = (
 <h1>Register foureyes on GitHub</h1>
 <p>foureyes has no <code>APP_ID</code> yet. This creates its GitHub App from
 <code>app.yml</code> in one click; webhooks will go to <code>{{ hook }}</code>.</p>
+{% if unreachable %}<p><strong>Warning:</strong> {{ unreachable }}</p>{% endif %}
+{% if problem %}<p><strong>{{ problem }}.</strong></p>{% endif %}
 <form method="post" action="{{ action }}" id="register">
   <input type="hidden" name="manifest" value="{{ manifest }}">
   <button type="submit">Create the app "{{ name }}" on GitHub
@@ -25,6 +27,10 @@ SETUP = (
     maxlength="34"></label>
   <button type="submit">Update</button></fieldset>
 </form>
+<h2>What the app will ask for, and why</h2>
+<table>{% for name, level, why in permissions %}
+  <tr><td><code>{{ name }}: {{ level }}</code></td><td>{{ why }}</td></tr>{% endfor %}
+</table>
 </body></html>"""
 )
 

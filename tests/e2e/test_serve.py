@@ -121,3 +121,32 @@ def test_serve_without_an_app_id_serves_the_registration_page(tmp_path: Path):
         assert webhook.status_code in (401, 503)
     finally:
         stop(process)
+
+
+def test_serve_on_another_port_puts_that_port_in_every_url_it_shows(tmp_path: Path):
+    """`serve --port 3001` without FOUREYES_URL: the console line, the page and the
+    manifest's URLs use 3001 (they said 3000), and the page warns that GitHub cannot reach
+    localhost."""
+    port = free_port()
+    env = base_env(tmp_path)
+    env.pop("FOUREYES_URL", None)
+    process = serve(tmp_path, env, port)
+    try:
+        wait_ready(f"http://127.0.0.1:{port}", [process], tmp_path, path="/healthz")
+        [opened] = [
+            json.loads(line)
+            for line in (tmp_path / "serve.log").read_text().splitlines()
+            if '"setup.open"' in line
+        ]
+        assert opened["url"] == f"http://localhost:{port}/setup"
+        assert "GitHub cannot reach" in opened["reachable"]
+        page = httpx.post(
+            f"http://127.0.0.1:{port}/setup",
+            data={"setup_code": opened["setup_code"]},
+            timeout=5,
+        ).text
+        assert f"http://localhost:{port}/api/github/webhooks" in page
+        assert "localhost:3000" not in page
+        assert f"ngrok http {port}" in page
+    finally:
+        stop(process)

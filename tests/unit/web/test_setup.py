@@ -139,7 +139,7 @@ def test_setup_page_for_an_organisation_and_a_chosen_name(simulator, setup_app):
     form = registration_form(page)
     assert urlsplit(form["action"]).path == "/organizations/acme/settings/apps/new"
     assert json.loads(form["inputs"]["manifest"])["name"] == "foureyes-acme"
-    assert open_setup(client, org="acme/../x").status_code == 400
+    assert open_setup(client, org="acme/../x").status_code == 400  # said on the form
 
 
 @pytest.mark.parametrize(
@@ -297,3 +297,48 @@ def test_packaged_manifest_is_the_repository_one():
 def test_manifest_from_the_working_directory_wins(workdir):
     (workdir / "app.yml").write_text("name: my-foureyes\nurl: https://example.org\n")
     assert load_manifest()["name"] == "my-foureyes"
+
+
+def test_a_bad_organisation_name_is_said_on_the_form_not_as_raw_json(simulator, setup_app):
+    response = open_setup(setup_app.test_client(), org="acme/../x")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert response.content_type.startswith("text/html")
+    assert "is not an organisation name" in page
+    # The form keeps what was typed; the registration button is for the own account.
+    assert 'value="acme/../x"' in page
+    assert urlsplit(registration_form(page)["action"]).path == "/settings/apps/new"
+
+
+def test_the_page_lists_each_permission_with_the_reason_app_yml_gives(simulator, setup_app):
+    page = open_setup(setup_app.test_client()).get_data(as_text=True)
+    manifest = yaml.safe_load((PACKAGE_DIR.parent / "app.yml").read_text())
+    for name, level in manifest["default_permissions"].items():
+        assert f"<code>{name}: {level}</code>" in page
+    assert "publish the gate&#39;s check run" in page or "publish the gate's check run" in page
+    # The app's homepage is this server, not someone else's GitHub account.
+    form = registration_form(page)
+    assert json.loads(form["inputs"]["manifest"])["url"] == FOUREYES_URL
+
+
+@pytest.mark.parametrize(
+    ("url", "warned"),
+    [
+        ("http://localhost:3001", True),
+        ("http://127.0.0.1:3000", True),
+        ("http://192.168.1.20:3000", True),
+        ("https://foureyes.example.org", False),
+    ],
+)
+def test_an_address_github_cannot_reach_is_warned_with_the_ways_out(
+    simulator, tmp_path, workdir, url, warned
+):
+    flask_app = make_app(simulator, tmp_path, FOUREYES_URL=url)
+    try:
+        page = open_setup(flask_app.test_client()).get_data(as_text=True)
+    finally:
+        flask_app.extensions["foureyes"].engine.dispose()
+    assert ("GitHub cannot reach" in page) is warned
+    if warned:
+        port = urlsplit(url).port
+        assert f"ngrok http {port}" in page and "cloudflared tunnel" in page
