@@ -11,6 +11,7 @@ from app.audit.cli import audit
 from app.config import Settings
 from app.demo.cli import demo
 from app.doctor.cli import doctor
+from app.errors import ConfigError
 from app.identity.cli import token
 from app.policy.cli import policy
 from app.replay import replay
@@ -18,7 +19,20 @@ from app.replay import replay
 DEFAULT_PORT = 3000
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """Every command's configuration problem is `Error: ...` lines and exit status 2,
+    however the command is invoked (the console script, or click's test runner)."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            for line in str(exc).splitlines():
+                click.echo(f"Error: {line}", err=True)
+            raise click.exceptions.Exit(2) from None
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="foureyes", message="foureyes %(version)s")
 def cli() -> None:
     """foureyes: a human countersigns every merge, deployment and access widening of agents.

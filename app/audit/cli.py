@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from app import preflight
 from app.config import Settings
+from app.errors import ConfigError
 
 
 @contextmanager
@@ -21,15 +22,33 @@ def _session() -> Iterator[Session]:
     from app.db import make_engine
 
     settings = Settings.from_env()
+    missing = _missing_sqlite_file(settings.database_url)
+    if missing is not None:
+        # Reading must not create an empty database (SQLite makes the file on connect).
+        raise ConfigError(
+            f"DATABASE_URL: no audit database at {missing}: foureyes has not run with this "
+            "configuration here (`foureyes demo` keeps its own, in a temporary folder)"
+        )
     preflight.require(settings, preflight.DATABASE)
     engine = make_engine(settings.database_url)
     try:
         if not inspect(engine).has_table("audit_events"):
-            raise click.ClickException("no audit table here: run `foureyes db upgrade` first")
+            raise ConfigError("DATABASE_URL: no audit table there: run `foureyes db upgrade`")
         with Session(engine) as session:
             yield session
     finally:
         engine.dispose()
+
+
+def _missing_sqlite_file(database_url: str) -> Path | None:
+    """The SQLite file `database_url` names, when it does not exist; else None."""
+    if not database_url.startswith("sqlite:///"):
+        return None
+    name = database_url.removeprefix("sqlite:///")
+    if not name or name == ":memory:":
+        return None
+    path = Path(name)
+    return None if path.exists() else path
 
 
 def _since(value: str | None) -> datetime | None:

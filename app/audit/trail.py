@@ -194,13 +194,20 @@ def _evaluation_note(evaluation: AuditEvent) -> str:
 
 
 def summary(events: list[AuditEvent]) -> str:
+    """Events by type, and the approvals: each (subject, reviewer, verdict) once, though
+    every later evaluation of the pull request lists it again."""
     counts: dict[str, int] = {}
+    seen: set[tuple[str, str, bool]] = set()
     for event in events:
         counts[event.type] = counts.get(event.type, 0) + 1
         if event.type == "gate.evaluated":
             counted, ignored = approvals((event.data or {}).get("result") or {})
-            counts["approvals counted"] = counts.get("approvals counted", 0) + len(counted)
-            counts["approvals ignored"] = counts.get("approvals ignored", 0) + len(ignored)
+            for item, was_counted in [(a, True) for a in counted] + [(a, False) for a in ignored]:
+                seen.add((event.subject, str(item.get("login")), was_counted))
+    counts["approvals counted"] = sum(1 for _, _, was_counted in seen if was_counted)
+    counts["approvals ignored"] = sum(1 for _, _, was_counted in seen if not was_counted)
+    if not counts["approvals counted"] and not counts["approvals ignored"]:
+        del counts["approvals counted"], counts["approvals ignored"]
     return ", ".join(f"{name} {count}" for name, count in sorted(counts.items()))
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from textwrap import shorten
+from textwrap import wrap
 from typing import Any
 
 import httpx
@@ -201,8 +201,12 @@ class Story:
         self.out.step(f"the agent's workflow deploys {branch.rsplit('/', 1)[-1]} to production")
         state = self.sim.deployment_gate(run_id, "production")
         reviews = [r for r in self.sim.deployment_reviews(run_id) if r.state]
-        why = shorten(reviews[-1].comment, 100, placeholder="…") if reviews else "no answer"
-        self.out.detail(f"deployment {state}: {why}")
+        why = reviews[-1].comment if reviews else "no answer"
+        # The whole reason, wrapped: it says which agent, branch and commits it found.
+        first, *rest = wrap(f"deployment {state}: {why}", 86)
+        self.out.detail(first)
+        for line in rest:
+            self.out.detail(f"  {line}")
 
     def escalate(self) -> None:
         out = self.out

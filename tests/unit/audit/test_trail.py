@@ -197,7 +197,9 @@ def test_an_agents_trail_links_token_pull_request_and_approvals(flask_app):
     assert "token tok-1 (#1)" in block(output, 10)
     assert "after #10 escalation.requested" in block(output, 11)
     assert "reason: agents may not deploy to production" in block(output, 12)
-    assert "approvals counted 1" in output and "approvals ignored 2" in output
+    assert (
+        "approvals counted 1" in output and "approvals ignored 1" in output
+    )  # alice, once: every evaluation lists her again
 
 
 def test_a_pull_requests_trail_includes_its_push_and_token(flask_app):
@@ -251,3 +253,15 @@ def test_an_agents_own_acts_name_the_agent_and_whom_it_works_for(flask_app):
     assert f"token denied by agent {AGENT} (for alice): denied" in output
     assert f"escalation requested by agent {AGENT} (for alice): pending" in output
     assert "by alice" not in output
+
+
+def test_reading_a_database_that_does_not_exist_creates_nothing(tmp_path):
+    """After `foureyes demo` (which keeps its own database), `audit trail` used to fail and
+    leave an empty SQLite file behind."""
+    missing = tmp_path / "instance" / "foureyes.sqlite"
+    result = CliRunner().invoke(
+        cli, ["audit", "trail", "--repo", "acme/app"], env={"DATABASE_URL": f"sqlite:///{missing}"}
+    )
+    assert result.exit_code == 2
+    assert f"no audit database at {missing}" in result.output
+    assert not missing.exists() and not missing.parent.exists()
