@@ -155,7 +155,14 @@ def trail_command(
 
 
 @audit.command("export")
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "ocsf"]), default="jsonl")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "ocsf"]),
+    default="jsonl",
+    show_default=True,
+    help="jsonl: the events as stored, one a line; ocsf: OCSF 1.8.0 events for a SIEM.",
+)
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="A file (default stdout).")
 @click.option("--since", help="ISO 8601 time (UTC unless it has an offset).")
 def export_command(fmt: str, output: str | None, since: str | None) -> None:

@@ -33,7 +33,12 @@ def token() -> None:
 @click.option("--task", default="", help="what the token is for (shown to humans)")
 @click.option("--escalation", help="the id of an approved escalation to use")
 @click.option("--url", help="foureyes' URL (also the JWT audience)  [env FOUREYES_URL]")
-@click.option("--id-token-file", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--id-token-file",
+    type=click.Path(exists=True, path_type=Path),
+    help="A file holding the workload identity JWT (default: FOUREYES_ID_TOKEN, or the "
+    "GitHub Actions OIDC token).",
+)
 @click.option("--json", "as_json", is_flag=True, help="print the whole response")
 def request_command(
     repository: str,
@@ -63,7 +68,12 @@ def request_command(
 @token.command("release")
 @click.argument("token_id")
 @click.option("--url", help="foureyes' URL  [env FOUREYES_URL]")
-@click.option("--id-token-file", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--id-token-file",
+    type=click.Path(exists=True, path_type=Path),
+    help="A file holding the workload identity JWT (default: FOUREYES_ID_TOKEN, or the "
+    "GitHub Actions OIDC token).",
+)
 def release_command(token_id: str, url: str | None, id_token_file: Path | None) -> None:
     """Revoke your own token early (DELETE /api/tokens/TOKEN_ID, same identity)."""
     base = _url(url)

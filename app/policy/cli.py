@@ -61,7 +61,7 @@ def _format_error(name: str, key_path: str, message: str, line: int | None) -> s
 
 
 @policy.command("explain")
-@click.option("--repo", "repository", required=True, metavar="OWNER/REPO")
+@click.option("--repo", "repository", required=True, metavar="OWNER/REPO", help="The repository.")
 @click.option("--pr", "number", required=True, type=int, help="The pull request number.")
 def explain(repository: str, number: int) -> None:
     """Why a pull request passes or blocks, read live from GitHub: the decision tree the
