@@ -61,7 +61,14 @@ def request_command(
             body["escalation"] = escalation
         issued = request_token(base, identity_token(base, id_token_file), body)
     except (ClientError, OSError) as exc:
-        raise click.ClickException(str(exc)) from exc
+        answer = exc.answer if isinstance(exc, ClientError) else None
+        if as_json:
+            # JSON on every path: the broker's answer, or why none came.
+            click.echo(json.dumps(answer or {"error": "could_not_run", "reason": str(exc)}))
+        else:
+            click.echo(f"Error: {exc}", err=True)
+        # 1: the broker answered no (a problem found); 2: no answer (could not run).
+        raise click.exceptions.Exit(1 if answer else 2) from exc
     click.echo(json.dumps(issued, indent=2) if as_json else issued["token"])
 
 

@@ -16,7 +16,14 @@ TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 
 
 class ClientError(Exception):
-    """The identity token could not be had, or the broker refused: shown to the user."""
+    """The identity token could not be had, or the broker refused: shown to the user.
+
+    `answer`: the broker's JSON answer (with its `status`) when it refused; None when no
+    answer came (foureyes unreachable, no identity token)."""
+
+    def __init__(self, message: str, answer: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.answer = answer
 
 
 def identity_token(
@@ -86,7 +93,7 @@ def request_token(url: str, jwt: str, body: dict[str, Any]) -> dict[str, Any]:
             f"\nA human must approve: {escalation.get('url')}\nThen run the same command "
             f"with --escalation {escalation.get('id')}"
         )
-    raise ClientError(message)
+    raise ClientError(message, {"status": response.status_code, **data})
 
 
 def release_token(url: str, jwt: str, token_id: str) -> None:

@@ -74,3 +74,25 @@ def test_no_identity_token_is_a_clear_error(served):
     )
     assert result.exit_code != 0
     assert "id-token: write" in result.output
+
+
+def test_json_is_json_on_every_path_with_the_exit_status_for_each(broker, served):
+    """--json prints the broker's answer when it refuses (exit 1: a problem found), and
+    why no answer came when none did (exit 2: could not run)."""
+    audience_env(broker, served)
+    refused = CliRunner().invoke(
+        cli,
+        [*request_args(served)[:4], "--permissions", "workflows:write", "--url", served, "--json"],
+        env={"FOUREYES_ID_TOKEN": broker.jwt(aud=served)},
+    )
+    assert refused.exit_code == 1
+    answer = json.loads(refused.stdout)
+    assert (answer["status"], answer["error"]) == (403, "escalation_required")
+    assert answer["escalation"]["url"].startswith(f"{served}/escalations/")
+    unreachable = CliRunner().invoke(
+        cli,
+        request_args("http://127.0.0.1:9", "--json"),
+        env={"FOUREYES_ID_TOKEN": "x.y.z"},
+    )
+    assert unreachable.exit_code == 2
+    assert json.loads(unreachable.stdout)["error"] == "could_not_run"
