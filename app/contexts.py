@@ -145,8 +145,9 @@ def held_to_its_base(
     """An agent's head approved against a base other than the default branch does not
     show `success`: the check belongs to the commit, so a pull request opened from it
     into the default branch (or this one retargeted there) would be green until foureyes
-    judged it, and could be merged in that window. Into an unprotected base the check
-    decides nothing, so nothing is lost; into a protected one it must pass, and does."""
+    judged it, and could be merged in that window. Into a base that needs no passing checks
+    the check decides nothing, so nothing is lost; into one that does (branch protection or
+    a ruleset) it must be able to pass, and does."""
     if (
         verdict.conclusion != Conclusion.SUCCESS
         or not verdict.agent_involved

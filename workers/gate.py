@@ -28,7 +28,7 @@ from app.contexts import (
     merge_group_verdict,
     open_pulls_at,
 )
-from app.deploy.gather import branch_protected
+from app.deploy.gather import branch_requires_checks
 from app.deploy.provenance import human_countersigned
 from app.deploy.records import record_passed_head, withdraw_passed_head
 from app.errors import GoneError, TransientError
@@ -324,15 +324,16 @@ def _held_to_its_base(
     gh: Any, repository: str, decision: Decision | None, verdict: Result
 ) -> Result:
     """`verdict`, not `success` for an agent's head approved only against another base
-    (`app.contexts.held_to_its_base`); asks GitHub whether that base is protected."""
+    (`app.contexts.held_to_its_base`); asks GitHub whether merging into that base needs
+    passing checks (branch protection, or a ruleset)."""
     if decision is None or verdict.conclusion != "success" or not verdict.agent_involved:
         return verdict
     base = decision.pull["base"]
     default_branch = (base.get("repo") or {}).get("default_branch") or ""
     if base["ref"] == default_branch:
         return verdict
-    protected = branch_protected(gh, repository, base["ref"])
-    return held_to_its_base(verdict, base["ref"], default_branch, protected)
+    guarded = branch_requires_checks(gh, repository, base["ref"])
+    return held_to_its_base(verdict, base["ref"], default_branch, guarded)
 
 
 def _judge(

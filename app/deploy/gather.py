@@ -246,6 +246,20 @@ def workflow_run(gh: GitHub, repository: str, run_id: int) -> dict[str, Any]:
         return gh.rest.actions.get_workflow_run(owner, name, run_id).json()
 
 
+def branch_requires_checks(gh: GitHub, repository: str, branch: str) -> bool:
+    """Does merging into `branch` need passing checks: classic branch protection (GitHub's
+    `protected` flag), or an active ruleset rule `required_status_checks`?"""
+    if branch_protected(gh, repository, branch):
+        return True
+    owner, name = repository.split("/", 1)
+    try:
+        with github_errors():
+            rules = gh.rest.repos.get_branch_rules(owner, name, branch, per_page=100).json()
+    except GoneError:
+        return False
+    return any(rule.get("type") == "required_status_checks" for rule in rules)
+
+
 def branch_protected(gh: GitHub, repository: str, branch: str) -> bool:
     """GitHub's `protected` flag of `branch`; a branch that is gone is not protected."""
     owner, name = repository.split("/", 1)

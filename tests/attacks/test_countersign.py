@@ -9,6 +9,7 @@ humans approved, as the gate counted them, countersign a commit now.
 from __future__ import annotations
 
 from app.simulator import payloads
+from app.simulator.governance import add_ruleset, status_checks_rule
 from tests.attacks.helpers import app_bot
 from tests.unit.github.conftest import REPO, Gate
 
@@ -96,3 +97,23 @@ def test_the_merge_of_a_head_nobody_approved_does_not_deploy(gate: Gate):
         )
     gate.deliver("pull_request", closed)
     assert deploy(gate, "scratch", merge_sha) == "rejected"
+
+
+def test_an_agent_pull_request_into_a_base_whose_ruleset_requires_checks_can_pass(gate: Gate):
+    """Held to its base only where the check decides nothing: into a branch a ruleset
+    guards with required checks (a release branch), the check must be able to pass."""
+    bot = setup(gate)
+    gate.simulator.push_branch(REPO, "release", {"notes.md": "r\n"}, pusher="second")
+    add_ruleset(
+        gate.simulator.world,
+        REPO,
+        [status_checks_rule(("foureyes", gate.installed.app_id))],
+        name="release",
+        include=("refs/heads/release",),
+    )
+    number = gate.simulator.open_pull_request(
+        REPO, author=bot, head_ref="agents/y", base="release", files={"fix.py": "fix()\n"}
+    )
+    gate.deliver("pull_request")
+    [run] = gate.check_runs(gate.head(number))
+    assert run.conclusion == "success"  # no rule covers release; its ruleset needs the check
