@@ -29,7 +29,7 @@ from app.identity.binding import (
     Binding,
     approval_refusal,
     approve_command,
-    edited_issue,
+    pending_for_edited_issue,
     request_digest,
 )
 from app.identity.broker import PolicyUnusable, repository_policy
@@ -194,20 +194,10 @@ def handle_issue_comment(payload: dict[str, Any], deps: Services) -> None:
 
 def handle_issue_edited(payload: dict[str, Any], deps: Services) -> None:
     """Someone edited a deployment-approval issue foureyes opened: reject the deployment."""
-    edited = edited_issue(payload)
-    if edited is None:
+    found = pending_for_edited_issue(payload, deps, DeploymentReview)
+    if found is None:
         return
-    repository, number = edited
-    with deps.sessions() as session:
-        review = session.scalars(
-            select(DeploymentReview).where(
-                DeploymentReview.repository == repository,
-                DeploymentReview.issue_number == number,
-            )
-        ).first()
-    if review is None or review.status != "pending":
-        return
-    editor = str((payload.get("sender") or {}).get("login") or "someone").replace("`", "")
+    review, editor = found
     structlog.contextvars.bind_contextvars(deployment_review=review.id, editor=editor)
     log.warning("deployment.issue_edited")
     gh = deps.github.for_installation(review.installation_id)

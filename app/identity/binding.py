@@ -27,8 +27,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from githubkit import GitHub
+from sqlalchemy import func, select
 
 from app.github import issues
+from app.services import Services
 
 COMMAND = re.compile(r"^/foureyes\s+(approve|deny)(?:\s+(\S+))?\s*$", re.IGNORECASE)
 DIGEST_CHARS = 12
@@ -94,6 +96,32 @@ def approval_refusal(gh: GitHub, binding: Binding, said_digest: str | None) -> R
     if now != binding.text_sha256:
         return Refusal(EDITED, void=True)
     return None
+
+
+def pending_for_edited_issue(
+    payload: dict[str, Any], deps: Services, model: Any
+) -> tuple[Any, str] | None:
+    """The pending request (an `Escalation` or a `DeploymentReview`: `model`) whose issue an
+    `issues.edited` delivery edited, detached, and who edited it; None for any other.
+
+    The repository is matched case-insensitively: GitHub's names are, and an escalation's
+    repository is spelled as the agent asked for it."""
+    edited = edited_issue(payload)
+    if edited is None:
+        return None
+    repository, number = edited
+    with deps.sessions() as session:
+        row = session.scalars(
+            select(model).where(
+                func.lower(model.repository) == repository.lower(),
+                model.issue_number == number,
+            )
+        ).first()
+        if row is None or row.status != "pending":
+            return None
+        session.expunge(row)
+    editor = str((payload.get("sender") or {}).get("login") or "someone").replace("`", "")
+    return row, editor
 
 
 def edited_issue(payload: dict[str, Any]) -> tuple[str, int] | None:

@@ -26,7 +26,7 @@ from app.identity.binding import (
     EDITED,
     Refusal,
     approval_refusal,
-    edited_issue,
+    pending_for_edited_issue,
 )
 from app.identity.escalation import binding
 from app.identity.models import Escalation
@@ -137,20 +137,10 @@ def approval_unbound(gh: GitHub, escalation: Escalation, said_digest: str | None
 
 def handle_issue_edited(payload: dict[str, Any], deps: Services) -> None:
     """Someone edited an escalation issue foureyes opened: the pending request is void."""
-    edited = edited_issue(payload)
-    if edited is None:
+    found = pending_for_edited_issue(payload, deps, Escalation)
+    if found is None:
         return
-    repository, number = edited
-    with deps.sessions() as session:
-        escalation = session.scalars(
-            select(Escalation).where(
-                Escalation.repository == repository, Escalation.issue_number == number
-            )
-        ).first()
-        if escalation is None or escalation.status != "pending":
-            return
-        session.expunge(escalation)
-    editor = str((payload.get("sender") or {}).get("login") or "someone").replace("`", "")
+    escalation, editor = found
     structlog.contextvars.bind_contextvars(escalation=escalation.id, editor=editor)
     log.warning("escalation.issue_edited")
     gh = deps.github.for_installation(escalation.installation_id)

@@ -168,3 +168,16 @@ def test_a_plain_approval_of_a_rewritten_issue_voids_the_request(broker):
     assert broker.rows(Escalation)[0].status == "denied"
     assert "edited after foureyes opened it" in replies(broker, number)[-1]
     assert redeem(broker, escalation_id).status_code == 403
+
+
+def test_an_edit_voids_the_request_whatever_case_the_agent_spelled_the_repository_in(broker):
+    """GitHub's names are case-insensitive: an agent asking for `ACME/Agents` gets its
+    escalation stored so, while the `issues.edited` delivery names `acme/agents`."""
+    broker.sim.set_role(REPO, "bob", "admin")
+    asked = broker.ask({**WIDE, "repository": "ACME/Agents"})
+    assert asked.json["error"] == "escalation_required", asked.json
+    [row] = broker.rows(Escalation)
+    body = broker.sim.world.repo(REPO).issues[row.issue_number].body
+    rewrite(broker, row.issue_number, shown_digest(body))
+    deliver(broker.sim, broker.app, "issues", broker.sim.last_payload)
+    assert broker.rows(Escalation)[0].status == "denied"
