@@ -16,7 +16,7 @@ from typing import Any
 
 import structlog
 from githubkit import GitHub
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from app.audit.emit import emit
 from app.github import issues
@@ -87,7 +87,9 @@ def handle_issue_comment(payload: dict[str, Any], deps: Services) -> None:
     with deps.sessions() as session:
         escalation = session.scalars(
             select(Escalation).where(
-                Escalation.repository == repository, Escalation.issue_number == said.issue_number
+                # Case-insensitive: the escalation keeps the agent's spelling of the name.
+                func.lower(Escalation.repository) == repository.lower(),
+                Escalation.issue_number == said.issue_number,
             )
         ).first()
         if escalation is None or escalation.status != "pending":

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from app.audit.emit import emit
 from app.errors import DeniedError
@@ -74,7 +74,7 @@ def open_request(
     with deps.sessions.begin() as session:
         same = session.scalars(
             select(Escalation).where(
-                Escalation.repository == request.repository,
+                func.lower(Escalation.repository) == request.repository.lower(),
                 Escalation.issuer == identity.issuer,
                 Escalation.subject == identity.subject,
                 Escalation.status == "pending",

@@ -181,3 +181,15 @@ def test_an_edit_voids_the_request_whatever_case_the_agent_spelled_the_repositor
     rewrite(broker, row.issue_number, shown_digest(body))
     deliver(broker.sim, broker.app, "issues", broker.sim.last_payload)
     assert broker.rows(Escalation)[0].status == "denied"
+
+
+def test_a_human_approves_an_escalation_whatever_case_the_repository_was_asked_in(broker):
+    broker.sim.set_role(REPO, "bob", "admin")
+    asked = broker.ask({**WIDE, "repository": "ACME/Agents"})
+    [row] = broker.rows(Escalation)
+    human_says(broker, row.issue_number, "bob", "/foureyes approve")
+    assert broker.rows(Escalation)[0].status == "approved"
+    again = broker.ask(
+        {**WIDE, "repository": "ACME/Agents", "escalation": asked.json["escalation"]["id"]}
+    )
+    assert again.status_code == 201, again.json
