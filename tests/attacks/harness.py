@@ -163,14 +163,20 @@ class Attack:
             self.sim.configure_webhook(self.stack.installed.app_id, self.stack.url)
 
 
-def set_up(stack: LocalStack) -> Attack:
+def set_up(stack: LocalStack, *, policy_in_org: bool = False) -> Attack:
     """The repository, its humans, and a GitHub clock that ticks one second per change, so
-    successive changes have distinct times as they would at a human's pace."""
+    successive changes have distinct times as they would at a human's pace. The policy
+    is the repository's, or (`policy_in_org`) the org's `.github` repository's."""
     ticks = itertools.count(1)
     start = datetime.now(UTC).replace(microsecond=0)
     stack.sim.world.now = lambda: start + timedelta(seconds=next(ticks))  # type: ignore[method-assign]
     policy = POLICY.format(issuer=stack.issuer.url)
-    stack.sim.add_repo(REPO, files={".github/foureyes.yml": policy, "src/app.py": "print(1)\n"})
+    files = {"src/app.py": "print(1)\n"}
+    if policy_in_org:
+        stack.sim.add_repo("acme/.github", files={"foureyes.yml": policy})
+    else:
+        files[".github/foureyes.yml"] = policy
+    stack.sim.add_repo(REPO, files=files)
     for login, role in (
         ("alice", "write"),
         ("bob", "write"),

