@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 from flask import Flask
 
+from app.replay import delivery_headers
 from app.simulator import Simulator
-from app.simulator.story import signature
 
 API_HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
 
@@ -38,12 +38,7 @@ def deliver(sim: Simulator, app: Flask, event: str, payload: dict[str, Any]) -> 
     response = app.test_client().post(
         "/api/github/webhooks",
         data=body,
-        headers={
-            "Content-Type": "application/json",
-            "X-GitHub-Event": event,
-            "X-GitHub-Delivery": str(uuid.uuid4()),
-            "X-Hub-Signature-256": signature(secret, body),
-        },
+        headers=delivery_headers(secret, body, event, str(uuid.uuid4())),
     )
     assert response.status_code == 202, response.get_data(as_text=True)
 
