@@ -27,8 +27,7 @@ class _Commands(click.Group):
         try:
             return super().invoke(ctx)
         except ConfigError as exc:
-            for line in str(exc).splitlines():
-                click.echo(f"Error: {line}", err=True)
+            click.echo(preflight.error_text(exc), err=True, nl=False)
             raise click.exceptions.Exit(2) from None
 
 
@@ -86,8 +85,8 @@ cli.add_command(doctor)
 
 
 def main() -> None:
-    """The console entry point: a configuration problem is one `Error:` line, exit 2."""
-    preflight.guarded(cli)
+    """The console entry point (a configuration problem: `_Commands`)."""
+    cli()
 
 
 if __name__ == "__main__":

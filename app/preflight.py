@@ -182,10 +182,16 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def error_text(exc: ConfigError) -> str:
+    """A configuration problem as the operator reads it: one `Error: ...` line a problem."""
+    return "".join(f"Error: {line}\n" for line in str(exc).splitlines())
+
+
 def guarded(run: Callable[[], object]) -> object:
-    """Run `run`; a configuration problem is printed as `Error: ...` lines and exits 2."""
+    """Run `run` (a process outside the `foureyes` command: gunicorn, Celery); a
+    configuration problem is printed as `Error: ...` lines and exits 2."""
     try:
         return run()
     except ConfigError as exc:
-        sys.stderr.write("".join(f"Error: {line}\n" for line in str(exc).splitlines()))
+        sys.stderr.write(error_text(exc))
         raise SystemExit(2) from None
