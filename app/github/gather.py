@@ -90,7 +90,6 @@ def forget_policy_absence(state: SharedState, repository: str) -> None:
     generation moves on, so an absence recorded by a read that began before this push
     (GitHub answered 404 just before the file landed) no longer counts."""
     state.incr(_generation_key(absent_policy_key(repository)), GENERATION_TTL)
-    state.delete(absent_policy_key(repository))
 
 
 def _generation_key(absent_key: str) -> str:
