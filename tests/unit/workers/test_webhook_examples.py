@@ -170,7 +170,7 @@ def test_every_webhook_example_from_a_known_installation_ends_in_an_answer(
             "GitHub answered 404 for /repos/{repo}/check-runs": 1,
             "GitHub answered 404 for /repos/{repo}/commits/{sha}/check-runs": 1,
             "GitHub answered 404 for /repos/{repo}/pulls": 5,
-            "GitHub answered 404 for /repos/{repo}/pulls/{id}": 16,
+            "GitHub answered 404 for /repos/{repo}/pulls/{id}": 19,
         },
         "evaluated": {"failure": 2},
     }
