@@ -15,14 +15,14 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Integer, String, select
+from sqlalchemy import Integer, String, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.db import Base
 from app.github.client import parse_time
 from app.identity.models import UtcDateTime
-from app.policy.catalogue import webhook_requesters
+from app.policy.catalogue import MAX_REQUESTERS, webhook_requesters
 from app.policy.facts import Requester
 
 PUSH = "push"  # subject: a commit sha the actor pushed (the head after, or one listed)
@@ -30,7 +30,9 @@ FORCE_PUSH = "force_push"  # subject: the ref the actor rewrote
 DISMISSAL = "dismissal"  # subject: "<pull number>:<review id>"
 # actor: a human an agent works for; subject: "<pull number>:<recipe>:<sha>:<evidence>"
 REQUESTER = "requester"
-MAX_REQUESTERS = 200
+# actor: a human an agent works for, as the gate counted them; subject: the head commit
+REQUESTER_OF_HEAD = "requester-head"
+UNKNOWN_REQUESTER = "*"  # a requester-head actor: whom the agent works for is not known
 
 
 class Acted(Base):
@@ -92,14 +94,31 @@ def remember_requesters(
     session: Session, repository: str, number: int, found: Iterable[Requester], at: datetime
 ) -> None:
     """Remember requesters seen on a pull request: text that named them may be edited
-    away, an assignment undone, a review request consumed by the review; they stay."""
-    for person in found:
-        subject = f"{number}:{person.source}:{person.sha}:{person.evidence}"[:300]
-        record(session, repository, REQUESTER, [subject], person.login, at)
+    away, an assignment undone, a review request consumed by the review; they stay.
+
+    At most one more than `MAX_REQUESTERS` rows per pull request: text an agent writes
+    cannot flood the table, and a memory that overflowed makes the evaluation fail
+    closed (`app.policy.agents`) instead of forgetting anyone."""
+    wanted = {(f"{number}:{p.source}:{p.sha}:{p.evidence}"[:300], p.login): None for p in found}
+    if not wanted:
+        return
+    held = session.scalar(
+        select(func.count())
+        .select_from(Acted)
+        .where(
+            Acted.repository == repository.lower(),
+            Acted.kind == REQUESTER,
+            Acted.subject.startswith(f"{number}:", autoescape=True),
+        )
+    )
+    room = MAX_REQUESTERS + 1 - int(held or 0)
+    for subject, login in list(wanted)[: max(room, 0)]:
+        record(session, repository, REQUESTER, [subject], login, at)
 
 
 def requesters(session: Session, repository: str, number: int) -> tuple[Requester, ...]:
-    """The requesters remembered for the pull request (at most `MAX_REQUESTERS`)."""
+    """The requesters remembered for the pull request (one more than `MAX_REQUESTERS`
+    at most: then the memory overflowed)."""
     rows = session.scalars(
         select(Acted)
         .where(
@@ -108,7 +127,7 @@ def requesters(session: Session, repository: str, number: int) -> tuple[Requeste
             Acted.subject.startswith(f"{number}:", autoescape=True),
         )
         .order_by(Acted.at)
-        .limit(MAX_REQUESTERS)
+        .limit(MAX_REQUESTERS + 1)
     )
     found = []
     for row in rows:
@@ -156,6 +175,21 @@ def _epoch() -> datetime:
     return datetime(1970, 1, 1, tzinfo=UTC)
 
 
+def requesters_from_webhook(session: Session, payload: dict[str, Any], now: datetime) -> None:
+    """Remember the requesters a `pull_request` delivery shows (`webhook_requesters`)."""
+    repository = (payload.get("repository") or {}).get("full_name")
+    pull = payload.get("pull_request") or {}
+    if repository and pull.get("number"):
+        found = webhook_requesters(payload)
+        remember_requesters(session, repository, int(pull["number"]), found, now)
+
+
+def requesters_of_head(session: Session, repository: str, sha: str) -> set[str]:
+    """The humans the gate counted as an agent's requesters on `sha` (lower case)."""
+    found = actors(session, repository, REQUESTER_OF_HEAD, [sha]).get(sha, [])
+    return {login.lower() for login, _ in found}
+
+
 def from_webhook(session: Session, event: str, payload: dict[str, Any], now: datetime) -> None:
     """Remember who acted in a `push`, `pull_request` or `pull_request_review` delivery."""
     repository = (payload.get("repository") or {}).get("full_name")
@@ -181,9 +215,6 @@ def from_webhook(session: Session, event: str, payload: dict[str, Any], now: dat
         pull = payload["pull_request"]
         at = parse_time(pull["updated_at"]) if pull.get("updated_at") else now
         retargeted(session, repository, int(pull["number"]), pull["base"]["ref"], at)
-    if event == "pull_request" and payload.get("pull_request"):
-        found = webhook_requesters(payload)
-        remember_requesters(session, repository, int(payload["pull_request"]["number"]), found, now)
     if event == "pull_request_review" and action == "dismissed":
         subject = f"{payload['pull_request']['number']}:{payload['review']['id']}"
         record(session, repository, DISMISSAL, [subject], sender, now)

@@ -15,11 +15,13 @@ from typing import Any
 
 from githubkit import GitHub
 
+from app.acted import UNKNOWN_REQUESTER
 from app.contexts import common_mode
 from app.errors import GoneError
 from app.github.answers import github_said
 from app.github.client import github_errors, parse_time
 from app.github.gather import LoadedPolicy, gather_pull_request, load_repository_policy, pages
+from app.policy.agents import agent_requesters
 from app.policy.evaluate import error_result, evaluate, policy_error_result
 from app.policy.facts import AgentLink
 from app.policy.result import Conclusion, Node, Result, Status
@@ -40,6 +42,9 @@ class Decision:
     pull: dict[str, Any]
     agent_link: AgentLink | None
     policy: LoadedPolicy | None = None
+    # The humans the catalogue's agents work for, as counted (`acted.UNKNOWN_REQUESTER`:
+    # they could not be told): the deployment gate does not take their approval either.
+    requesters: tuple[str, ...] = ()
 
 
 def fetch_pull(gh: GitHub, repository: str, number: int) -> dict[str, Any]:
@@ -131,8 +136,13 @@ def decide(deps: Services, gh: GitHub, repository: str, pull: dict[str, Any]) ->
         app_bot_login=deps.github.bot_login(),
         agent_link=link,
     )
-    facts = with_identity(deps, gh, repository, pull, facts)
-    return Decision(evaluate(loaded.policy, facts, loaded.source), pull, link, loaded)
+    facts = with_identity(deps, gh, repository, pull, facts, loaded.policy)
+    try:
+        requesters = tuple(login for login, _ in agent_requesters(loaded.policy, facts).values())
+    except ValueError:
+        requesters = (UNKNOWN_REQUESTER,)
+    result = evaluate(loaded.policy, facts, loaded.source)
+    return Decision(result, pull, link, loaded, requesters)
 
 
 # A merge queue names its newest entry in the branch (`gh-readonly-queue/main/pr-42-<sha>`);

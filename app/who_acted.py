@@ -17,12 +17,19 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app import acted
-from app.github.actors import dismissal_events, head_pushes
+from app.github.actors import (
+    assignment_requesters,
+    dismissal_events,
+    head_pushes,
+    issue_events,
+)
 from app.github.client import parse_time
 from app.github.gather import reviewer_facts
 from app.identity.models import AgentToken
+from app.policy.agents import matched_agents
 from app.policy.catalogue import catalogue, requester_candidates
 from app.policy.facts import Account, Dismissal, LiveToken, PullRequestFacts, Push
+from app.policy.schema import Policy
 from app.services import Services
 
 WRITE_PERMISSIONS = ("contents", "pull_requests")  # could push, or open and edit PRs
@@ -34,9 +41,16 @@ RECENT_AGENT_WINDOW = timedelta(days=7)
 
 
 def with_identity(
-    deps: Services, gh: GitHub, repository: str, pull: dict[str, Any], facts: PullRequestFacts
+    deps: Services,
+    gh: GitHub,
+    repository: str,
+    pull: dict[str, Any],
+    facts: PullRequestFacts,
+    policy: Policy | None = None,
 ) -> PullRequestFacts:
-    """`facts` completed with who acted, as GitHub reported it."""
+    """`facts` completed with who acted, as GitHub reported it. With the `policy`, a
+    pull request of a catalogue agent whose recipe names whom it assigned or asked to
+    review also has GitHub's issue events read (a delivery may have been missed)."""
     now = datetime.now(UTC)
     number = pull["number"]
     head_repo = ((pull["head"].get("repo") or {}).get("full_name") or repository).lower()
@@ -68,7 +82,19 @@ def with_identity(
         acted.remember_requesters(session, repository, number, named, now)
         requesters = acted.requesters(session, repository, number)
     pushes = tuple(Push(sha, actor) for sha in shas for actor, _ in pushed.get(sha, ()))
-    dismissals = dismissals_of(gh, repository, number, facts, recorded)
+    dismissed = any(review.state == "DISMISSED" for review in facts.reviews)
+    assigning = policy is not None and any(
+        {"assigned", "review_requested"} & set(entry.requester)
+        for entry in matched_agents(policy, dataclasses.replace(facts, pushes=pushes))
+    )
+    events = issue_events(gh, repository, number) if dismissed or assigning else []
+    if assigning:
+        with deps.sessions.begin() as session:
+            acted.remember_requesters(
+                session, repository, number, assignment_requesters(events), now
+            )
+            requesters = acted.requesters(session, repository, number)
+    dismissals = dismissals_of(repository, number, facts, recorded, events)
     reviewers = dict(facts.reviewers)
     for dismissal in dismissals.values():
         for actor in dismissal.actors:
@@ -134,24 +160,24 @@ def base_change(
 
 
 def dismissals_of(
-    gh: GitHub,
     repository: str,
     number: int,
     facts: PullRequestFacts,
     recorded: dict[str, list[tuple[str, datetime]]],
+    events: list[dict[str, Any]],
 ) -> dict[int, Dismissal]:
     """Who dismissed each dismissed review: the webhooks' senders and GitHub's issue
     events, together (any ineligible one of them voids the dismissal)."""
     dismissed = [review.id for review in facts.reviews if review.state == "DISMISSED"]
     if not dismissed:
         return {}
-    events = dismissal_events(gh, repository, number)
+    dismissed_by = dismissal_events(events)
     found: dict[int, Dismissal] = {}
     for review_id in dismissed:
         actors = {
             login.lower(): Account(login) for login, _ in recorded.get(f"{number}:{review_id}", ())
         }
-        actor, state = events.get(review_id, (None, None))
+        actor, state = dismissed_by.get(review_id, (None, None))
         if actor is not None:
             actors[actor.login.lower()] = actor
         found[review_id] = Dismissal(review_id, tuple(actors.values()), state)

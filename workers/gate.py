@@ -139,9 +139,14 @@ def on_review(payload: dict[str, Any], deps: Services) -> None:
 
 
 def remember_actor(event: str, payload: dict[str, Any], deps: Services) -> None:
-    """Record who acted, as GitHub names them, before any evaluation reads it."""
+    """Record who acted, as GitHub names them, before any evaluation reads it; the
+    requesters a pull request's delivery shows in a transaction of their own."""
+    now = datetime.now(UTC)
     with deps.sessions.begin() as session:
-        acted.from_webhook(session, event, payload, datetime.now(UTC))
+        acted.from_webhook(session, event, payload, now)
+    if event == "pull_request":
+        with deps.sessions.begin() as session:
+            acted.requesters_from_webhook(session, payload, now)
 
 
 def _ours(app: dict[str, Any] | None, deps: Services) -> bool:
@@ -448,6 +453,17 @@ def record_decision(
         else (decision.pull["user"]["login"] if decision and result.agent_involved else None)
     )
     subject = f"{repository}#{number}" if number else f"{repository}@{head_sha}"
+    if decision is not None and decision.requesters:
+        with deps.sessions.begin() as session:
+            for login in decision.requesters:
+                acted.record(
+                    session,
+                    repository,
+                    acted.REQUESTER_OF_HEAD,
+                    [head_sha],
+                    login,
+                    datetime.now(UTC),
+                )
     # Observe mode publishes a `neutral` check saying what enforcing would do; the audit
     # records the verdict, the mode and what was published.
     published = observed(result) if result.mode == "observe" else result

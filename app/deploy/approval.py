@@ -19,6 +19,7 @@ import structlog
 from githubkit import GitHub
 from sqlalchemy import select, update
 
+from app import acted
 from app.deploy.models import DeploymentReview
 from app.deploy.outcome import finish
 from app.deploy.provenance import agent_reason
@@ -216,6 +217,15 @@ def ineligible(deps: Services, gh: GitHub, review: DeploymentReview, login: str)
     principal = _principal_of_a_live_agent(deps, review, login)
     if principal:
         return principal
+    with deps.sessions() as session:
+        requesters = acted.requesters_of_head(session, review.repository, review.sha)
+    if acted.UNKNOWN_REQUESTER in requesters:
+        return (
+            "whom the agent behind this commit works for could not be told (its pull request"
+            " names too many requesters), so nobody can approve its deployment"
+        )
+    if login.lower() in requesters:
+        return "the human the agent works for cannot approve it (four eyes: someone else must)"
     try:
         policy = repository_policy(gh, deps, review.repository)
     except PolicyUnusable:

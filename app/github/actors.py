@@ -1,18 +1,20 @@
 """GitHub's own records of who acted: repository activity (pushes) and issue events
-(review dismissals). Read at evaluation time, so the gate does not rest on webhook
-delivery alone; both name the actor GitHub authenticated, never commit metadata."""
+(review dismissals, assignments and review requests). Read at evaluation time, so the
+gate does not rest on webhook delivery alone; both name the actor GitHub authenticated,
+never commit metadata."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from githubkit import GitHub
 
 from app.errors import GoneError
 from app.github.client import github_errors, parse_time
 from app.github.gather import PER_PAGE, account, pages
-from app.policy.facts import Account
+from app.policy.facts import Account, Requester
 
 ACTIVITY_LIMIT = 100  # the newest pushes of the head branch: enough to find its head's
 
@@ -49,17 +51,40 @@ def head_pushes(gh: GitHub, repository: str, head_ref: str, shas: list[str]) -> 
     return found
 
 
-def dismissal_events(
-    gh: GitHub, repository: str, number: int
-) -> dict[int, tuple[Account | None, str | None]]:
+def issue_events(gh: GitHub, repository: str, number: int) -> list[dict[str, Any]]:
+    """The pull request's issue events, as GitHub recorded them (each names its actor)."""
+    owner, name = repository.split("/", 1)
+    return list(
+        pages(
+            lambda page: gh.rest.issues.list_events(
+                owner, name, number, per_page=PER_PAGE, page=page
+            ),
+            10_000,
+        )
+    )
+
+
+def assignment_requesters(events: list[dict[str, Any]]) -> list[Requester]:
+    """Whom each `assigned` and `review_requested` event names, with who did it (the
+    evidence a catalogue recipe checks: only the agent's own act names its requester)."""
+    found: list[Requester] = []
+    for item in events:
+        actor = (item.get("actor") or {}).get("login") or ""
+        if item.get("event") == "assigned" and (item.get("assignee") or {}).get("login"):
+            assigner = (item.get("assigner") or {}).get("login") or actor
+            found.append(Requester(item["assignee"]["login"], "assigned", assigner))
+        reviewer = (item.get("requested_reviewer") or {}).get("login")
+        if item.get("event") == "review_requested" and reviewer:
+            requester = (item.get("review_requester") or {}).get("login") or actor
+            found.append(Requester(reviewer, "review_requested", requester))
+    return found
+
+
+def dismissal_events(events: list[dict[str, Any]]) -> dict[int, tuple[Account | None, str | None]]:
     """Review id -> (who dismissed it, the review's state before) from the pull
     request's `review_dismissed` issue events."""
-    owner, name = repository.split("/", 1)
     found: dict[int, tuple[Account | None, str | None]] = {}
-    for item in pages(
-        lambda page: gh.rest.issues.list_events(owner, name, number, per_page=PER_PAGE, page=page),
-        10_000,
-    ):
+    for item in events:
         dismissed = item.get("dismissed_review") or {}
         if item.get("event") != "review_dismissed" or "review_id" not in dismissed:
             continue

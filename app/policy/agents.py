@@ -8,6 +8,7 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 
 from app.policy.catalogue import (
+    MAX_REQUESTERS,
     Entry,
     Signal,
     counts_for,
@@ -163,9 +164,19 @@ def agent_requesters(policy: Policy, facts: PullRequestFacts) -> Mapping[str, tu
     why)), by each agent's recipes: remembered ones (`facts.requesters`) and those the
     text names now. An agent account is never a requester."""
     entries = known_agents(policy)
-    candidates = [*facts.requesters, *requester_candidates(entries, facts)]
+    named = requester_candidates(entries, facts)
+    candidates = [*facts.requesters, *named]
+    matched = matched_agents(policy, facts)
+    overflow = len(facts.requesters) > MAX_REQUESTERS or (
+        len({person.login.lower() for person in named}) > MAX_REQUESTERS
+    )
+    if overflow and any(set(entry.requester) - {"author"} for entry in matched):
+        raise ValueError(
+            f"the pull request names more than {MAX_REQUESTERS} people as the agent's"
+            " requester: whom the agent works for cannot be told"
+        )
     found: dict[str, tuple[str, str]] = {}
-    for entry in matched_agents(policy, facts):
+    for entry in matched:
         for person in candidates:
             if not counts_for(entry, person):
                 continue

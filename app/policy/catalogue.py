@@ -22,9 +22,16 @@ from app.policy.facts import Commit, PullRequestFacts, Requester
 from app.policy.globs import any_match, glob_match
 
 KINDS = ("coding-agent", "dependency-bot")
+# More requesters than this on one pull request: its text floods, and the gate fails
+# closed rather than guess (or forget) whom the agent works for.
+MAX_REQUESTERS = 100
 RECIPES = ("author", "assigned", "review_requested", "co_author", "body")
-MAX_TRAILERS = 50
-_TRAILER = re.compile(r"^\s*([A-Za-z][A-Za-z0-9-]{0,40})\s*:\s*(\S.{0,300}?)\s*$", re.MULTILINE)
+MAX_TRAILERS = 50  # besides every Co-authored-by, the last ones (git puts trailers last)
+MAX_TEXT = 65_536  # of a body or a commit message (GitHub caps a body there)
+MAX_VALUE = 1000
+CO_AUTHOR = "co-authored-by"
+# One line at a time, and no `\s` that could cross a line: linear in the text.
+_TRAILER = re.compile(r"[ \t]*([A-Za-z][A-Za-z0-9-]{0,40})[ \t]*:[ \t]*(\S.*?)[ \t]*")
 _NOREPLY = re.compile(
     r"^(?:\d+\+)?(?P<login>[A-Za-z0-9](?:[A-Za-z0-9-]{0,38}))@users\.noreply\.github\.com$",
     re.IGNORECASE,
@@ -146,9 +153,18 @@ def login_owner(entries: tuple[Entry, ...], login: str) -> Entry | None:
 
 
 def parse_trailers(message: str) -> tuple[tuple[str, str], ...]:
-    """Every `Key: value` line of a commit message (git puts trailers last, but an agent
-    may put one anywhere: every such line is read, since a match only adds)."""
-    return tuple((m.group(1), m.group(2)) for m in _TRAILER.finditer(message))[:MAX_TRAILERS]
+    """The `Key: value` lines of a commit message, wherever they are (a match only adds):
+    every distinct `Co-authored-by`, and the last `MAX_TRAILERS` others (git puts
+    trailers last, so lines before them cannot push them out)."""
+    co_authors: list[tuple[str, str]] = []
+    others: list[tuple[str, str]] = []
+    for line in message[-MAX_TEXT:].splitlines():
+        found = _TRAILER.fullmatch(line)
+        if found is None:
+            continue
+        pair = (found.group(1), found.group(2)[:MAX_VALUE])
+        (co_authors if pair[0].lower() == CO_AUTHOR else others).append(pair)
+    return (*dict.fromkeys(co_authors), *others[-MAX_TRAILERS:])
 
 
 @dataclass(frozen=True)
@@ -176,7 +192,7 @@ def signals(entries: tuple[Entry, ...], facts: PullRequestFacts) -> tuple[Signal
 
 
 def _marker_in(entry: Entry, text: str) -> str | None:
-    lowered = text.lower()
+    lowered = text[:MAX_TEXT].lower()
     return next((m for m in entry.markers if m.lower() in lowered), None)
 
 
@@ -189,12 +205,17 @@ def _commit_signals(entry: Entry, commit: Commit) -> list[str]:
     ):
         if identity and any_match(entry.identities, identity, case_sensitive=False):
             reasons.append(f"commit {sha} {role} as `{identity}`")
-    for key, value in commit.trailers:
-        if any(
-            key.lower() == want_key.lower() and glob_match(want, value, case_sensitive=False)
+    trailer = next(
+        (
+            f"{key}: {value}"
+            for key, value in commit.trailers
             for want_key, want in entry.trailers
-        ):
-            reasons.append(f"commit {sha} carries `{key}: {value}`")
+            if key.lower() == want_key.lower() and glob_match(want, value, case_sensitive=False)
+        ),
+        None,
+    )
+    if trailer is not None:
+        reasons.append(f"commit {sha} carries `{trailer}`")
     marker = _marker_in(entry, commit.message)
     if marker is not None:
         reasons.append(f"commit {sha} says `{marker}`")
@@ -213,9 +234,8 @@ def requester_candidates(entries: tuple[Entry, ...], facts: PullRequestFacts) ->
             person = _PERSON.match(value)
             login = _NOREPLY.match(person.group("email").strip()) if person else None
             if login is not None and login_owner(entries, login.group("login")) is None:
-                found.append(
-                    Requester(login.group("login"), "co_author", f"{key}: {value}", commit.sha)
-                )
+                evidence = printable(f"{key}: {value}")[:200]
+                found.append(Requester(login.group("login"), "co_author", evidence, commit.sha))
     found.extend(body_requesters(entries, facts.body))
     return found
 
@@ -223,11 +243,16 @@ def requester_candidates(entries: tuple[Entry, ...], facts: PullRequestFacts) ->
 def body_requesters(entries: tuple[Entry, ...], body: str) -> list[Requester]:
     """The people `body` names as requester, by the entries' patterns."""
     return [
-        Requester(match.group("login"), "body", " ".join(match.group(0).split()))
+        Requester(match.group("login"), "body", printable(match.group(0))[:200])
         for entry in entries
         for pattern in entry.requester_patterns
-        for match in pattern.finditer(body)
+        for match in pattern.finditer(body[:MAX_TEXT])
     ]
+
+
+def printable(text: str) -> str:
+    """`text` on one line, without control characters (a NUL is refused by PostgreSQL)."""
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
 
 
 def webhook_requesters(payload: dict[str, Any]) -> list[Requester]:

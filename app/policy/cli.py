@@ -9,6 +9,7 @@ import click
 from app.errors import PolicyError
 from app.policy.lint import floor_errors, subject_glob_warnings
 from app.policy.load import MAX_POLICY_BYTES, load_policy
+from app.policy.result import observed
 
 
 @click.group()
@@ -65,7 +66,8 @@ def _format_error(name: str, key_path: str, message: str, line: int | None) -> s
 @click.option("--pr", "number", required=True, type=int, help="The pull request number.")
 def explain(repository: str, number: int) -> None:
     """Why a pull request passes or blocks, read live from GitHub: the decision tree the
-    check run shows. Exit status 0 success, 1 blocked, 2 could not evaluate."""
+    check run shows. Exit status 0 success (or observe mode's neutral), 1 blocked, 2 could
+    not evaluate."""
     from app import preflight
     from app.config import Settings
     from app.errors import FoureyesError
@@ -89,5 +91,7 @@ def explain(repository: str, number: int) -> None:
         why = str(exc) if isinstance(exc, FoureyesError) else f"{type(exc).__name__}: {exc}"
         click.echo(f"{repository}#{number}: cannot evaluate: {why}", err=True)
         raise click.exceptions.Exit(2) from exc
-    click.echo(plain_text(decision.result))
-    raise click.exceptions.Exit(0 if decision.result.conclusion == "success" else 1)
+    result = decision.result
+    shown = observed(result) if result.mode == "observe" else result
+    click.echo(plain_text(shown))
+    raise click.exceptions.Exit(0 if shown.conclusion in ("success", "neutral") else 1)

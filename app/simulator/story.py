@@ -245,6 +245,16 @@ class Story:
                 self.world.add_user(login)
             pull.assignees = list(assignees or ())
             pull.requested_reviewers = list(reviewers or ())
+            for login in pull.assignees:
+                record_issue_event(
+                    self.world,
+                    record,
+                    pull.number,
+                    "assigned",
+                    author,
+                    assignee=render.user(self.world, login),
+                    assigner=render.user(self.world, author),
+                )
         self._emit(
             "pull_request",
             record,
@@ -369,12 +379,30 @@ class Story:
                 elif action == "unassigned" and login in pull.assignees:
                     pull.assignees.remove(login)
                 extra["assignee"] = render.user(self.world, login)
+                record_issue_event(
+                    self.world,
+                    record,
+                    number,
+                    action,
+                    sender,
+                    assignee=extra["assignee"],
+                    assigner=render.user(self.world, sender),
+                )
             if "requested_reviewer" in what:
                 login = what["requested_reviewer"]
                 self.world.add_user(login)
                 if login not in pull.requested_reviewers:
                     pull.requested_reviewers.append(login)
                 extra["requested_reviewer"] = render.user(self.world, login)
+                record_issue_event(
+                    self.world,
+                    record,
+                    number,
+                    action,
+                    sender,
+                    requested_reviewer=extra["requested_reviewer"],
+                    review_requester=render.user(self.world, sender),
+                )
             if "body" in what:
                 extra["changes"] = {"body": {"from": pull.body}}
                 pull.body = what["body"]

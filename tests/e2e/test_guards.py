@@ -155,6 +155,25 @@ def test_the_policy_can_flag_instead_of_cancel(stack: Stack):
     assert stack.audit(type="workflow_run.cancelled", repository=repo) == []
 
 
+def test_observe_mode_lets_the_run_go_and_records_what_enforcing_would_do(stack: Stack):
+    repo = guard_repo(stack, POLICY + "mode: observe\n")
+    number = stack.simulator.open_pull_request(
+        repo, author=AGENT, head_ref="ci-agent/observe", files={".github/workflows/x.yml": WORKFLOW}
+    )
+    stack.wait_check(repo, stack.head(repo, number), "neutral")
+    run_id = stack.simulator.workflow_run(
+        repo, head_branch="ci-agent/observe", actor=AGENT, event="pull_request", pull_number=number
+    )
+    (flagged,) = wait_for(
+        lambda: stack.audit(type="workflow_run.flagged", repository=repo), 30, "the flag event"
+    )
+    assert flagged["data"]["mode"] == "observe" and flagged["data"]["would"] == "cancel"
+    assert flagged["reason"].startswith("Observe mode: enforcing would have cancelled the run.")
+    assert run_state(stack, run_id) == ("queued", None)
+    assert stack.audit(type="workflow_run.cancelled", repository=repo) == []
+    assert pr_comments(stack, repo, number) == []
+
+
 # -- push guard -----------------------------------------------------------------------
 def mint_record(stack: Stack, repo: str, rule: str = "ci") -> str:
     """A token the broker minted for `repo` (its record only): returns its branch prefix."""

@@ -73,3 +73,15 @@ def test_what_cannot_be_evaluated_exits_2(stack, tmp_path, monkeypatch):
     elsewhere = explain("nobody/nothing", 1)
     assert elsewhere.exit_code == 2 and "cannot evaluate" in elsewhere.output
     assert explain("not-a-repo", 1).exit_code == 2
+
+
+def test_observe_mode_is_explained_as_the_neutral_check_says(stack, tmp_path, monkeypatch):
+    pull = agent_pull(stack)
+    stack.sim.push_default_branch(
+        pull.repo, {".github/foureyes.yml": "version: 1\nmode: observe\n"}, pusher="maria"
+    )
+    configure(monkeypatch, tmp_path, stack)
+    result = explain(pull.repo, pull.number)
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("neutral: Would block: human review needs 1 more approval")
+    assert "[pending] human review" in result.output  # what enforcing would wait for
