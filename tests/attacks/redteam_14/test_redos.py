@@ -1,0 +1,44 @@
+"""Red team, issue 14: quadratic regexes over text the agent writes (commit messages,
+pull request bodies) stall the evaluation worker."""
+
+from __future__ import annotations
+
+import time
+
+from app.github.gather import commit_facts
+from app.policy.catalogue import webhook_requesters
+
+
+def _commit(message: str) -> dict:
+    person = {"name": "Claude", "email": "noreply@anthropic.com"}
+    return {
+        "sha": "a" * 40,
+        "author": None,
+        "committer": None,
+        "commit": {"message": message, "author": person, "committer": person},
+    }
+
+
+def test_a_commit_message_of_blank_lines_is_parsed_in_linear_time():
+    """`_TRAILER` starts `^\\s*` under MULTILINE: `\\s` eats newlines, so from each of N
+    line starts it scans to the end and backtracks: O(N^2). 12 000 blank lines (24 kB)
+    take seconds; a 1 MB message, hours; per commit, for up to 250 commits, at every
+    evaluation (gather.commit_facts reads the whole message)."""
+    started = time.perf_counter()
+    commit_facts(_commit("Fix\n" + " \n" * 12_000))
+    assert time.perf_counter() - started < 0.5
+
+
+def test_a_jules_body_is_parsed_in_linear_time():
+    """Jules' requester pattern `jules\\.google\\.com/task/[^\\n]*?started by...` scans to
+    the end of the line from each occurrence: a one-line 64 kB body repeating the prefix
+    costs seconds of CPU in the webhook worker (every pull_request delivery) and again
+    in every evaluation (requester_candidates)."""
+    payload = {
+        "action": "edited",
+        "sender": {"login": "google-labs-jules[bot]"},
+        "pull_request": {"number": 1, "body": "jules.google.com/task/" * 2900},
+    }
+    started = time.perf_counter()
+    webhook_requesters(payload)
+    assert time.perf_counter() - started < 0.5
