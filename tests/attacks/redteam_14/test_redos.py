@@ -42,3 +42,19 @@ def test_a_jules_body_is_parsed_in_linear_time():
     started = time.perf_counter()
     webhook_requesters(payload)
     assert time.perf_counter() - started < 0.5
+
+
+def test_a_body_of_blank_lines_is_parsed_in_linear_time():
+    """Devin's pattern starts `(?im)^\\W*`: `\\W` matches newlines, so from each line start
+    it runs to the end of a blank body and backtracks: O(N^2). 12 000 newlines take
+    seconds; GitHub's 65 536-character body, ~2.5 minutes of CPU in the webhook worker
+    (`acted.from_webhook`, every pull_request delivery: each `edited` again) and as much
+    in the evaluation (`who_acted` -> requester_candidates)."""
+    payload = {
+        "action": "edited",
+        "sender": {"login": "devin-ai-integration[bot]"},
+        "pull_request": {"number": 1, "body": "\n" * 12_000},
+    }
+    started = time.perf_counter()
+    webhook_requesters(payload)
+    assert time.perf_counter() - started < 0.5
