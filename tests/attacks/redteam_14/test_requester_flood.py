@@ -35,7 +35,11 @@ def _facts(commits: int, per_commit: int) -> PullRequestFacts:
                     "sha": f"{i:040x}",
                     "author": None,
                     "committer": None,
-                    "commit": {"message": f"Fix\n\n{trailers}", "author": person, "committer": person},
+                    "commit": {
+                        "message": f"Fix\n\n{trailers}",
+                        "author": person,
+                        "committer": person,
+                    },
                 }
             )
         )

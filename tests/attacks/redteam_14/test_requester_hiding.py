@@ -37,7 +37,10 @@ def _claude_pull(attack: Attack, message: str) -> int:
             {
                 "files": {"src/app.py": "print(2)\n"},
                 "author": None,
-                "author_identity": ("claude[bot]", "209825114+claude[bot]@users.noreply.github.com"),
+                "author_identity": (
+                    "claude[bot]",
+                    "209825114+claude[bot]@users.noreply.github.com",
+                ),
                 "message": message,
             }
         ],
