@@ -1,9 +1,12 @@
 """Red team, issue 14: quadratic regexes over text the agent writes (commit messages,
-pull request bodies) stall the evaluation worker."""
+pull request bodies) stall the evaluation worker.
+
+Speed is not asserted here (benchmarks measure it): each input is as large as foureyes
+reads (64 KiB), where the quadratic patterns took minutes; the linear ones take
+milliseconds, so a regression shows as a test that hangs, and each test checks the
+answer on the pathological input."""
 
 from __future__ import annotations
-
-import time
 
 from app.github.gather import commit_facts
 from app.policy.catalogue import webhook_requesters
@@ -24,9 +27,9 @@ def test_a_commit_message_of_blank_lines_is_parsed_in_linear_time():
     line starts it scans to the end and backtracks: O(N^2). 12 000 blank lines (24 kB)
     take seconds; a 1 MB message, hours; per commit, for up to 250 commits, at every
     evaluation (gather.commit_facts reads the whole message)."""
-    started = time.perf_counter()
-    commit_facts(_commit("Fix\n" + " \n" * 12_000))
-    assert time.perf_counter() - started < 0.5
+    message = "Fix\n" + " \n" * 32_000 + "Co-authored-by: A <1+alice@users.noreply.github.com>"
+    parsed = commit_facts(_commit(message))
+    assert parsed.trailers == (("Co-authored-by", "A <1+alice@users.noreply.github.com>"),)
 
 
 def test_a_jules_body_is_parsed_in_linear_time():
@@ -37,11 +40,9 @@ def test_a_jules_body_is_parsed_in_linear_time():
     payload = {
         "action": "edited",
         "sender": {"login": "google-labs-jules[bot]"},
-        "pull_request": {"number": 1, "body": "jules.google.com/task/" * 2900},
+        "pull_request": {"number": 1, "body": "jules.google.com/task/" * 2900 + " started by @bob"},
     }
-    started = time.perf_counter()
-    webhook_requesters(payload)
-    assert time.perf_counter() - started < 0.5
+    assert [(r.login, r.source) for r in webhook_requesters(payload)] == [("bob", "body")]
 
 
 def test_a_body_of_blank_lines_is_parsed_in_linear_time():
@@ -53,8 +54,6 @@ def test_a_body_of_blank_lines_is_parsed_in_linear_time():
     payload = {
         "action": "edited",
         "sender": {"login": "devin-ai-integration[bot]"},
-        "pull_request": {"number": 1, "body": "\n" * 12_000},
+        "pull_request": {"number": 1, "body": "\n" * 65_000 + "Requested by: @alice"},
     }
-    started = time.perf_counter()
-    webhook_requesters(payload)
-    assert time.perf_counter() - started < 0.5
+    assert [(r.login, r.source) for r in webhook_requesters(payload)] == [("alice", "body")]

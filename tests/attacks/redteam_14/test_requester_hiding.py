@@ -95,7 +95,10 @@ def test_two_hundred_remembered_names_push_the_real_requester_out(seat: Attack):
         sender="devin-ai-integration[bot]",
     )
     seat.sim.review(REPO, number, "alice")
-    assert seat.check(number).conclusion == "action_required"  # control: excluded now
+    # More names than foureyes remembers: it cannot tell whom Devin works for, and the
+    # gate fails closed instead of forgetting anyone.
+    assert seat.check(number).conclusion == "failure"
+    assert "more than 100 people as the agent's requester" in seat.summary(number)
     seat.sim.edit_body(REPO, number, "Fixes the redirect.", sender="devin-ai-integration[bot]")
     seat.sim.review(REPO, number, "alice")
-    assert seat.check(number).conclusion == "action_required", seat.summary(number)
+    assert seat.check(number).conclusion == "failure", seat.summary(number)
