@@ -166,29 +166,34 @@ ORG_POLICY_GET = "GET /repos/acme/.github/contents/foureyes.yml"
 
 
 @pytest.fixture(params=["repository", "organisation", "built-in"])
-def configured(request: pytest.FixtureRequest, gate: Gate) -> Gate:
+def configured(request: pytest.FixtureRequest, gate: Gate) -> tuple[Gate, str]:
     """The gate with the policy in the repository, only in the org's `.github`
-    repository, or nowhere (the built-in default)."""
+    repository, or nowhere (the built-in default), and which of the three."""
+    if request.param == "organisation":
+        # Before the push: the evaluation after it remembers the org's policy absent.
+        gate.simulator.add_repo("acme/.github", files={"foureyes.yml": POLICY})
     if request.param != "repository":
         gate.simulator.push_default_branch(
             REPO, {".github/foureyes.yml": None}, pusher="maintainer"
         )
         gate.deliver("push")
-    if request.param == "organisation":
-        gate.simulator.add_repo("acme/.github", files={"foureyes.yml": POLICY})
-    return gate
+    return gate, request.param
 
 
-def test_the_budget_per_event_holds_wherever_the_policy_lives(configured: Gate):
+def test_the_budget_per_event_holds_wherever_the_policy_lives(configured: tuple[Gate, str]):
     """Warm: a review costs at most 3 counted requests and a push at most 4, also when
     the policy files are absent (a 404 has no ETag: its absence is remembered). One of
     each is the list of open pull requests that finds every context of the head
     (invariant 9: a twin pull request must not turn the shared check green)."""
-    number = warm(configured)
-    configured.simulator.review(REPO, number, "maintainer")
-    review = counted(configured.deliver("pull_request_review"))
-    configured.simulator.push(REPO, number, author=AGENT, files={"src/a.py": "2\n"})
-    push = counted(configured.deliver("pull_request"))
+    gate, where = configured
+    number = warm(gate)
+    # The policy judging it is the one configured: the built-in default gates no ci-agent.
+    [run] = gate.check_runs(gate.head(number))
+    assert run.conclusion == ("success" if where == "built-in" else "action_required")
+    gate.simulator.review(REPO, number, "maintainer")
+    review = counted(gate.deliver("pull_request_review"))
+    gate.simulator.push(REPO, number, author=AGENT, files={"src/a.py": "2\n"})
+    push = counted(gate.deliver("pull_request"))
     assert len(review) <= 3, review
     assert len(push) <= 4, push
     for requests in (review, push):
