@@ -29,7 +29,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -270,8 +270,10 @@ def soak(
     deliveries: int = 300,
     seed: int = 1,
     drain_timeout: float = 600.0,
+    sent: Callable[[], None] | None = None,
 ) -> SoakReport:
-    """Run the soak against a running stack whose webhook URL is `url`."""
+    """Run the soak against a running stack whose webhook URL is `url`. `sent` is called
+    once every delivery is sent, before the wait for the queues to drain."""
     plan = build_plan(simulator, app_id, deliveries, seed)
     report = SoakReport(pulls=len(plan.pulls))
     client = redis.Redis.from_url(redis_url)
@@ -280,6 +282,8 @@ def soak(
     sampler.start()
     try:
         fire(simulator, app_id, plan, seed, report)
+        if sent is not None:
+            sent()
         finished = time.monotonic()
         deadline = finished + drain_timeout
         while not drained(client):
@@ -318,7 +322,35 @@ class StandaloneStack:
     admin_token: str
     workdir: Path
     web: subprocess.Popen
-    workers: list[subprocess.Popen]
+    env: dict[str, str]
+    processes: list[subprocess.Popen]
+    workers: list[subprocess.Popen] = field(default_factory=list)
+
+    def start_workers(self, count: int, concurrency: int) -> None:
+        """`count` Celery worker processes of `concurrency` each."""
+        for index in range(len(self.workers), len(self.workers) + count):
+            args = worker_command(concurrency, "--hostname", f"w{index}@%h", loglevel="WARNING")
+            self.workers.append(spawn(args, self.env, self.workdir / f"worker{index}.log"))
+        self.processes.extend(self.workers[-count:])
+
+    def soak(
+        self,
+        deliveries: int,
+        seed: int,
+        drain_timeout: float = 600.0,
+        sent: Callable[[], None] | None = None,
+    ) -> SoakReport:
+        return soak(
+            self.simulator,
+            self.app_id,
+            self.url,
+            self.redis_url,
+            self.admin_token,
+            deliveries,
+            seed,
+            drain_timeout,
+            sent,
+        )
 
 
 def reset_postgres(database_url: str) -> None:
@@ -341,9 +373,9 @@ def standalone_stack(
     web_workers: int = 2,
 ) -> Iterator[StandaloneStack]:
     """The simulator, gunicorn with `web_workers` workers and `worker_processes` Celery
-    workers of `concurrency` each, on a private `redis-server` (or `redis_url`'s database,
-    flushed) and `database_url` (default: a fresh SQLite file; a PostgreSQL database has its
-    tables dropped first)."""
+    workers of `concurrency` each (0: `start_workers` later), on a private `redis-server`
+    (or `redis_url`'s database, flushed) and `database_url` (default: a fresh SQLite file;
+    a PostgreSQL database has its tables dropped first)."""
     workdir = Path(tempfile.mkdtemp(prefix="foureyes-soak-"))
     processes: list[subprocess.Popen] = []
     simulator = Simulator()
@@ -399,15 +431,12 @@ def standalone_stack(
                 return False
 
         wait_for(web_up, 60, "gunicorn")
-        workers = []
-        for index in range(worker_processes):
-            args = worker_command(concurrency, "--hostname", f"w{index}@%h", loglevel="WARNING")
-            workers.append(spawn(args, env, workdir / f"worker{index}.log"))
-        processes += workers
-        simulator.configure_webhook(installed.app_id, url)
-        yield StandaloneStack(
-            simulator, installed.app_id, url, redis_url, admin_token, workdir, web, workers
+        stack = StandaloneStack(
+            simulator, installed.app_id, url, redis_url, admin_token, workdir, web, env, processes
         )
+        stack.start_workers(worker_processes, concurrency)
+        simulator.configure_webhook(installed.app_id, url)
+        yield stack
     finally:
         for process in reversed(processes):
             stop(process)
@@ -426,15 +455,7 @@ def run_standalone(
     summary, failed = [], False
     for name, database_url in databases.items():
         with standalone_stack(redis_url, database_url, workers) as stack:
-            report = soak(
-                stack.simulator,
-                stack.app_id,
-                stack.url,
-                stack.redis_url,
-                stack.admin_token,
-                deliveries,
-                seed,
-            )
+            report = stack.soak(deliveries, seed)
             print(f"== {name} ==")
             print("\n".join(report.lines()))
             for process in (stack.web, *stack.workers):

@@ -47,8 +47,6 @@ def test_a_small_soak_converges_on_sqlite():
     if not shutil.which("redis-server"):
         pytest.skip("the SQLite soak starts a private redis-server: none on PATH")
     with standalone_stack(None) as own:
-        report = soak(
-            own.simulator, own.app_id, own.url, own.redis_url, own.admin_token, 300, 7, 240
-        )
+        report = own.soak(300, 7, drain_timeout=240)
     print("sqlite:", "\n".join(report.lines()), sep="\n")
     assert_converged(report)
