@@ -22,10 +22,15 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from app.db import Base
 from app.github.client import parse_time
 from app.identity.models import UtcDateTime
+from app.policy.catalogue import webhook_requesters
+from app.policy.facts import Requester
 
 PUSH = "push"  # subject: a commit sha the actor pushed (the head after, or one listed)
 FORCE_PUSH = "force_push"  # subject: the ref the actor rewrote
 DISMISSAL = "dismissal"  # subject: "<pull number>:<review id>"
+# actor: a human an agent works for; subject: "<pull number>:<recipe>:<sha>:<evidence>"
+REQUESTER = "requester"
+MAX_REQUESTERS = 200
 
 
 class Acted(Base):
@@ -81,6 +86,35 @@ def actors(
         for row in rows:
             found.setdefault(row.subject, []).append((row.actor, row.at))
     return found
+
+
+def remember_requesters(
+    session: Session, repository: str, number: int, found: Iterable[Requester], at: datetime
+) -> None:
+    """Remember requesters seen on a pull request: text that named them may be edited
+    away, an assignment undone, a review request consumed by the review; they stay."""
+    for person in found:
+        subject = f"{number}:{person.source}:{person.sha}:{person.evidence}"[:300]
+        record(session, repository, REQUESTER, [subject], person.login, at)
+
+
+def requesters(session: Session, repository: str, number: int) -> tuple[Requester, ...]:
+    """The requesters remembered for the pull request (at most `MAX_REQUESTERS`)."""
+    rows = session.scalars(
+        select(Acted)
+        .where(
+            Acted.repository == repository.lower(),
+            Acted.kind == REQUESTER,
+            Acted.subject.startswith(f"{number}:", autoescape=True),
+        )
+        .order_by(Acted.at)
+        .limit(MAX_REQUESTERS)
+    )
+    found = []
+    for row in rows:
+        _, source, sha, evidence = row.subject.split(":", 3)
+        found.append(Requester(row.actor, source, evidence, sha))
+    return tuple(found)
 
 
 def base_since(
@@ -147,6 +181,9 @@ def from_webhook(session: Session, event: str, payload: dict[str, Any], now: dat
         pull = payload["pull_request"]
         at = parse_time(pull["updated_at"]) if pull.get("updated_at") else now
         retargeted(session, repository, int(pull["number"]), pull["base"]["ref"], at)
-    elif event == "pull_request_review" and action == "dismissed":
+    if event == "pull_request" and payload.get("pull_request"):
+        found = webhook_requesters(payload)
+        remember_requesters(session, repository, int(payload["pull_request"]["number"]), found, now)
+    if event == "pull_request_review" and action == "dismissed":
         subject = f"{payload['pull_request']['number']}:{payload['review']['id']}"
         record(session, repository, DISMISSAL, [subject], sender, now)

@@ -13,6 +13,7 @@ from app.demo.cli import demo
 from app.doctor.cli import doctor
 from app.errors import ConfigError
 from app.identity.cli import token
+from app.policy.agents_cli import agents
 from app.policy.cli import policy
 from app.replay import replay
 
@@ -82,6 +83,7 @@ cli.add_command(token)
 cli.add_command(demo)
 cli.add_command(replay)
 cli.add_command(doctor)
+cli.add_command(agents)
 
 
 def main() -> None:

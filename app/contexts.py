@@ -11,6 +11,7 @@ second, harmless-looking context would turn the shared check green for the first
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from typing import Any
 
 from githubkit import GitHub
@@ -28,7 +29,14 @@ MAX_OPEN_PULLS = 10_000
 # requests at one head (an agent opening copies to exhaust the rate limit), fail closed.
 MAX_PULLS_AT_HEAD = 20
 OPEN_PULLS_TTL = 60.0
-SEVERITY = {Conclusion.SUCCESS: 0, Conclusion.ACTION_REQUIRED: 1, Conclusion.FAILURE: 2}
+# A context is judged before observe mode is applied (at publication): a `neutral` one
+# would be a bug, and counts as blocking.
+SEVERITY = {
+    Conclusion.SUCCESS: 0,
+    Conclusion.NEUTRAL: 1,
+    Conclusion.ACTION_REQUIRED: 1,
+    Conclusion.FAILURE: 2,
+}
 
 
 class TooManyOpenPulls(Exception):
@@ -148,7 +156,15 @@ def commit_result(head_sha: str, results: dict[str, Result]) -> Result:
         policy_source="; ".join(sorted({r.policy_source for _, r in ordered})),
         head_sha=head_sha,
         extra={"contexts": [name for name, _ in ordered]},
+        mode=common_mode(result for _, result in ordered),
     )
+
+
+def common_mode(results: Iterable[Result]) -> str:
+    """Observe only when every context's policy observes (one enforcing, or unknown,
+    context enforces the shared check)."""
+    modes = {result.mode for result in results}
+    return "observe" if modes == {"observe"} else "enforce"
 
 
 def held_to_its_base(

@@ -15,7 +15,7 @@ from typing import Any
 
 from githubkit import GitHub
 
-from app.contexts import TooManyOpenPulls, open_pulls
+from app.contexts import TooManyOpenPulls, common_mode, open_pulls
 from app.errors import GoneError, TransientError
 from app.github.answers import github_said
 from app.github.client import github_errors, parse_time
@@ -270,4 +270,5 @@ def merge_group_result(head_sha: str, decisions: dict[int, Decision]) -> Result:
         agent_involved=any(d.result.agent_involved for d in decisions.values()),
         policy_source="; ".join(sorted({d.result.policy_source for d in decisions.values()})),
         head_sha=head_sha,
+        mode=common_mode(d.result for d in decisions.values()) if decisions else "enforce",
     )

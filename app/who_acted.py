@@ -1,5 +1,6 @@
 """The identity facts of a pull request: who pushed its commits, which agent tokens were
-live during its life, who dismissed its reviews, and since when its base is what it is.
+live during its life, who dismissed its reviews, since when its base is what it is, and
+whom the catalogue's agents were seen to work for (remembered: never forgotten).
 
 From foureyes' memory of webhooks (`app.acted`), GitHub's own records read now
 (`app.github.actors`) and the broker's token records; never from names an agent chose.
@@ -20,6 +21,7 @@ from app.github.actors import dismissal_events, head_pushes
 from app.github.client import parse_time
 from app.github.gather import reviewer_facts
 from app.identity.models import AgentToken
+from app.policy.catalogue import catalogue, requester_candidates
 from app.policy.facts import Account, Dismissal, LiveToken, PullRequestFacts, Push
 from app.services import Services
 
@@ -62,6 +64,9 @@ def with_identity(
             acted.DISMISSAL,
             [f"{number}:{r.id}" for r in facts.reviews if r.state == "DISMISSED"],
         )
+        named = requester_candidates(catalogue().entries, facts)
+        acted.remember_requesters(session, repository, number, named, now)
+        requesters = acted.requesters(session, repository, number)
     pushes = tuple(Push(sha, actor) for sha in shas for actor, _ in pushed.get(sha, ()))
     dismissals = dismissals_of(gh, repository, number, facts, recorded)
     reviewers = dict(facts.reviewers)
@@ -80,6 +85,7 @@ def with_identity(
         base_change=change,
         dismissals=dismissals,
         reviewers=reviewers,
+        requesters=requesters,
     )
 
 

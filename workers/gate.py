@@ -51,7 +51,7 @@ from app.github.gather import (
 )
 from app.github.publish import publish_check
 from app.policy.evaluate import error_result
-from app.policy.result import Result
+from app.policy.result import Result, observed
 from app.services import Services, services
 from app.state import SharedStateUnavailable
 from workers.base import task_lock
@@ -110,11 +110,13 @@ def _installation(payload: dict[str, Any]) -> int:
     "unlabeled",
     "edited",
     "closed",
+    "assigned",
+    "review_requested",
 )
 def on_pull_request(payload: dict[str, Any], deps: Services) -> None:
-    if payload["action"] == "edited" and "base" not in (payload.get("changes") or {}):
-        return
     remember_actor("pull_request", payload, deps)
+    if payload["action"] == "edited" and not {"base", "body"} & set(payload.get("changes") or {}):
+        return
     # Offered before the evaluation is requested, so the evaluation that runs next sees it.
     offer_pull(deps.state, payload["repository"]["full_name"], payload["pull_request"])
     request_evaluation(
@@ -446,6 +448,9 @@ def record_decision(
         else (decision.pull["user"]["login"] if decision and result.agent_involved else None)
     )
     subject = f"{repository}#{number}" if number else f"{repository}@{head_sha}"
+    # Observe mode publishes a `neutral` check saying what enforcing would do; the audit
+    # records the verdict, the mode and what was published.
+    published = observed(result) if result.mode == "observe" else result
     emit(
         "gate.evaluated",
         subject=subject,
@@ -458,6 +463,8 @@ def record_decision(
         data={
             "head_sha": head_sha,
             "conclusion": str(result.conclusion),
+            "mode": result.mode,
+            "published": str(published.conclusion),
             "result": result.to_dict(),
             "token_id": link.token_id if link else None,
             "on_behalf_of": link.on_behalf_of if link else None,
@@ -468,7 +475,7 @@ def record_decision(
         deps.state,
         repository=repository,
         head_sha=head_sha,
-        result=result,
+        result=published,
         check_name=deps.settings.check_name,
         app_id=int(deps.settings.app_id or 0),
         details_url=details_url(deps, repository, number) if number else deps.settings.foureyes_url,
@@ -478,9 +485,15 @@ def record_decision(
         subject=f"{repository}@{head_sha}",
         installation_id=installation_id,
         repository=repository,
-        decision=str(result.conclusion),
-        reason=result.title,
-        data={"check_run_id": run["id"], "head_sha": head_sha, "pull_request": number or None},
+        decision=str(published.conclusion),
+        reason=published.title,
+        data={
+            "check_run_id": run["id"],
+            "head_sha": head_sha,
+            "pull_request": number or None,
+            "mode": result.mode,
+            "verdict": str(result.conclusion),
+        },
         key=rerun_key("check.published", result),
     )
     if human_countersigned(result) and _against_default_branch(decision):

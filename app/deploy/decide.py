@@ -8,14 +8,15 @@ first `deployments` entry matching the environment decides.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from app.deploy.provenance import Provenance, agent_branch_reason, agent_reason
 from app.policy.facts import Account, AgentLink
 from app.policy.schema import DeploymentVerdict, Policy, match_deployment
 
-State = Literal["approved", "rejected", "pending"]
+# "observed": approved in observe mode, where enforcing would have rejected or held it.
+State = Literal["approved", "rejected", "pending", "observed"]
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,20 @@ def decide_deployment(policy: Policy, facts: DeploymentFacts) -> DeploymentDecis
         reasons,
         f"foureyes: waiting for a human. Deploying {where} involves an agent ({why}), "
         "so the policy requires a human's approval.",
+    )
+
+
+def observed_decision(decision: DeploymentDecision) -> DeploymentDecision:
+    """Observe mode: the deployment goes ahead, and the answer says what enforcing would
+    have done (a rejection, or a hold for a human's approval)."""
+    if decision.state == "approved":
+        return decision
+    would = "rejected it" if decision.state == "rejected" else "held it for a human's approval"
+    comment = decision.comment.removeprefix("foureyes: ")
+    return replace(
+        decision,
+        state="observed",
+        comment=f"foureyes (observe mode): approved; enforcing would have {would}. {comment}",
     )
 
 

@@ -16,7 +16,7 @@ log = structlog.get_logger()
 
 def finish(deps: Services, gh: GitHub, review: DeploymentReview) -> None:
     """Send the final answer GitHub has not taken yet, mark it taken, and audit it once."""
-    state = "approved" if review.status == "approved" else "rejected"
+    state = "approved" if review.status in ("approved", "observed") else "rejected"
     post_review(gh, review.repository, review.run_id, review.environment, review.comment, state)
     with deps.sessions.begin() as session:
         session.execute(
@@ -42,6 +42,7 @@ def finish(deps: Services, gh: GitHub, review: DeploymentReview) -> None:
             "agent_involvement": review.reasons,
             "verdict": review.verdict,
             "outcome": review.status,
+            "mode": "observe" if review.status == "observed" else "enforce",
             "decided_by": review.decided_by,
             "issue": review.issue_number,
         },

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app.policy.agents import known_agents
+from app.policy.catalogue import login_owner
 from app.policy.evaluate import ROOT_NAME
 from app.policy.facts import Account, AgentLink, Commit
-from app.policy.globs import any_match, login_match
+from app.policy.globs import any_match, glob_match, login_match
 from app.policy.result import Conclusion, Node, Result, Status
 from app.policy.schema import Policy
 
@@ -22,8 +24,8 @@ AGENT_BRANCH_PREFIX = "agents/"
 
 
 def agent_reason(policy: Policy, app_bot_login: str, account: Account | str | None) -> str | None:
-    """Why `account` is an agent (this app's bot, whose tokens agents use, or a login in
-    `agents.logins`), or None when it is not one."""
+    """Why `account` is an agent (this app's bot, whose tokens agents use, a login in
+    `agents.logins` or an account of the catalogue's enabled agents), or None."""
     login = account.login if isinstance(account, Account) else account
     if not login:
         return None
@@ -31,6 +33,9 @@ def agent_reason(policy: Policy, app_bot_login: str, account: Account | str | No
         return f"{login} is this app's bot, the identity of agent tokens"
     if any(login_match(pattern, login) for pattern in policy.agents.logins):
         return f"{login} matches agents.logins"
+    entry = login_owner(known_agents(policy), login)
+    if entry is not None:
+        return f"{login} is {entry.title}'s account (agent catalogue)"
     return None
 
 
@@ -41,6 +46,10 @@ def agent_branch_reason(policy: Policy, ref: str, link: AgentLink | None) -> str
         return f"branch {branch} was pushed with agent token {link.token_id} ({link.agent})"
     if any_match(policy.agents.branches, branch):
         return f"branch {branch} matches agents.branches"
+    for entry in known_agents(policy):
+        pattern = next((b for b in entry.branches if glob_match(b, branch)), None)
+        if pattern is not None:
+            return f"branch {branch} matches {pattern} ({entry.title})"
     return None
 
 

@@ -22,6 +22,7 @@ from app.deploy.decide import (
     DeploymentDecision,
     DeploymentFacts,
     decide_deployment,
+    observed_decision,
     policy_error_decision,
     unreadable_decision,
 )
@@ -143,8 +144,9 @@ def decide(deps: Services, gh: GitHub, request: DeploymentRequest) -> Judged:
         if person is not None and agent_reason(policy, app_bot, person)
     ]
     agents.extend(facts.provenance.agents)
+    decision = decide_deployment(policy, facts)
     return Judged(
-        decide_deployment(policy, facts),
+        observed_decision(decision) if policy.mode == "observe" else decision,
         facts.triggering_actor.login if facts.triggering_actor else None,
         link,
         link.agent if link is not None else (agents[0] if agents else None),

@@ -65,10 +65,17 @@ def guard_run(
     log.info("workflow_guard.decided", action=decision.action, changed=decision.changed)
     if decision.action == "none" or decision.action == "allow":
         return decision.action
-    if decision.action == "cancel":
+    observing = loaded.policy.mode == "observe"
+    if decision.action == "cancel" and not observing:
         _cancel(gh, repository, run_id)
-    # `flag` leaves the run going but still records it: the audit must show the path.
-    event_type = "workflow_run.cancelled" if decision.action == "cancel" else "workflow_run.flagged"
+    # `flag` leaves the run going but still records it: the audit must show the path. So
+    # does observe mode, saying what enforcing would have done.
+    cancelled = decision.action == "cancel" and not observing
+    event_type = "workflow_run.cancelled" if cancelled else "workflow_run.flagged"
+    reason = f"{decision.explanation} Agent involvement: {'; '.join(decision.reasons)}"
+    if observing:
+        would = {"cancel": "cancelled", "flag": "flagged"}[decision.action]
+        reason = f"Observe mode: enforcing would have {would} the run. {reason}"
     emit(
         event_type,
         subject=f"{repository}#{facts.pull_number}"
@@ -78,8 +85,8 @@ def guard_run(
         repository=repository,
         actor=facts.triggering_actor.login if facts.triggering_actor else None,
         agent=_agent(loaded.policy, facts),
-        decision="cancelled" if decision.action == "cancel" else "flagged",
-        reason=f"{decision.explanation} Agent involvement: {'; '.join(decision.reasons)}",
+        decision="cancelled" if cancelled else "flagged",
+        reason=reason,
         data={
             "run_id": run_id,
             "run_attempt": attempt,
@@ -89,12 +96,14 @@ def guard_run(
             "pull_request": facts.pull_number,
             "changed": list(decision.changed),
             "agent_involvement": list(decision.reasons),
+            "mode": loaded.policy.mode,
+            "would": decision.action,
         },
         key=f"{event_type}:{repository}:{run_id}:{attempt}",
     )
-    if facts.pull_number:
+    if facts.pull_number and not observing:
         _comment_once(deps, gh, repository, facts.pull_number, run_id, attempt, decision)
-    return decision.action
+    return f"observed-{decision.action}" if observing else decision.action
 
 
 def _agent(policy: Policy, facts: WorkflowRunFacts) -> str | None:

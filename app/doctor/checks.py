@@ -279,6 +279,17 @@ def check_environments(facts: RepoFacts, app_id: int) -> list[Finding]:
 
 def check_policy(facts: RepoFacts) -> list[Finding]:
     if facts.policy_error is None:
+        if facts.policy is not None and facts.policy.mode == "observe":
+            return [
+                Finding(
+                    "observe",
+                    "warning",
+                    f"still observing: the policy {facts.policy_source} has mode observe, so"
+                    " foureyes explains every decision and enforces none",
+                    "set `mode: enforce` in that policy; to enforce this repository alone while"
+                    " the organisation observes, give it its own .github/foureyes.yml",
+                )
+            ]
         return []
     return [
         Finding(

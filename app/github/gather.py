@@ -18,6 +18,7 @@ from githubkit import GitHub
 
 from app.errors import GoneError, PolicyError
 from app.github.client import conditional_get, github_errors
+from app.policy.catalogue import parse_trailers
 from app.policy.facts import Account, AgentLink, Commit, PullRequestFacts, Review, ReviewerFacts
 from app.policy.load import DEFAULT_POLICY, load_policy
 from app.policy.schema import Policy
@@ -33,6 +34,8 @@ MAX_FILES = 3000
 REVIEWER_TTL = 60.0  # permission and team look-ups: fresh enough, and cheap on bursts
 HEAD_TTL = 7 * 24 * 3600.0
 REVIEWS_TTL = 24 * 3600.0
+BODY_CHARS = 65_536  # GitHub caps a body at 65 536 characters
+MESSAGE_CHARS = 2000  # of each commit message, for the catalogue's markers
 # A policy file found absent (404: no ETag, so no free conditional request) is not asked
 # for again until a push to the default branch (repository's; the org's `.github`
 # repository's) or an installation change forgets it, or this long has passed: the org's
@@ -168,7 +171,9 @@ def account(user: dict[str, Any] | None) -> Account | None:
 
 
 def head_key(repository: str, pull: dict[str, Any]) -> str:
-    return f"head:{repository}#{pull['number']}:{pull['head']['sha']}:{pull['base']['sha']}"
+    """The shared-state key of a head's cached commits and files. "head2": entries carry
+    git identities and trailers (an older entry lacks them)."""
+    return f"head2:{repository}#{pull['number']}:{pull['head']['sha']}:{pull['base']['sha']}"
 
 
 def known_head(state: SharedState, repository: str, pull: dict[str, Any]) -> bool:
@@ -193,6 +198,9 @@ def head_facts(
                 author=Account(**c["author"]) if c["author"] else None,
                 committer=Account(**c["committer"]) if c["committer"] else None,
                 message=c["message"],
+                author_identity=c["author_identity"],
+                committer_identity=c["committer_identity"],
+                trailers=tuple((k, v) for k, v in c["trailers"]),
             )
             for c in entry["commits"]
         )
@@ -214,15 +222,7 @@ def head_facts(
             MAX_FILES,
         )
     )
-    commits = tuple(
-        Commit(
-            sha=item["sha"],
-            author=account(item.get("author")),
-            committer=account(item.get("committer")),
-            message=(item.get("commit") or {}).get("message", "")[:500],
-        )
-        for item in commit_items
-    )
+    commits = tuple(commit_facts(item) for item in commit_items)
     files: list[str] = []
     for item in file_items:
         files.append(item["filename"])
@@ -239,6 +239,9 @@ def head_facts(
                 "author": c.author.__dict__ if c.author else None,
                 "committer": c.committer.__dict__ if c.committer else None,
                 "message": c.message,
+                "author_identity": c.author_identity,
+                "committer_identity": c.committer_identity,
+                "trailers": c.trailers,
             }
             for c in commits
         ],
@@ -247,6 +250,28 @@ def head_facts(
     }
     state.set(key, json.dumps(entry), HEAD_TTL)
     return commits, tuple(files), complete
+
+
+def commit_facts(item: dict[str, Any]) -> Commit:
+    """A commit of GitHub's pull request commit list: linked accounts, the git identities
+    as written, and the message's trailers (read from the whole message)."""
+    data = item.get("commit") or {}
+    message = data.get("message") or ""
+    return Commit(
+        sha=item["sha"],
+        author=account(item.get("author")),
+        committer=account(item.get("committer")),
+        message=message[:MESSAGE_CHARS],
+        author_identity=_identity(data.get("author")),
+        committer_identity=_identity(data.get("committer")),
+        trailers=parse_trailers(message),
+    )
+
+
+def _identity(person: dict[str, Any] | None) -> str:
+    if not person:
+        return ""
+    return f"{person.get('name') or ''} <{person.get('email') or ''}>"[:300]
 
 
 def reviewer_facts(
@@ -347,6 +372,7 @@ def gather_pull_request(
         head_ref=pull["head"]["ref"],
         base_ref=pull["base"]["ref"],
         title=pull.get("title") or "",
+        body=(pull.get("body") or "")[:BODY_CHARS],
         draft=bool(pull.get("draft")),
         labels=tuple(label["name"] for label in pull.get("labels") or ()),
         commits=commits,

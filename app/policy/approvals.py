@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.policy.agents import is_agent_login
+from app.policy.agents import agent_requesters, is_agent_login
 from app.policy.facts import (
     PERMISSION_ORDER,
     Account,
@@ -57,11 +57,12 @@ def contributors(facts: PullRequestFacts) -> dict[str, str]:
 LINKED_HUMAN = "is the human the agent works for"
 
 
-def excluded_humans(facts: PullRequestFacts) -> dict[str, tuple[str, str]]:
+def excluded_humans(policy: Policy, facts: PullRequestFacts) -> dict[str, tuple[str, str]]:
     """The humans who may not approve or lift a block on agent work (lower-cased login ->
     (login, why)): everyone on whose behalf an agent token that could have acted was live
     during the pull request's life (every such token acts as this app's bot, so ambiguity
-    excludes), and the one the branch's token link names. The link only adds."""
+    excludes), the one the branch's token link names, and the humans the catalogue's
+    agents work for (`app.policy.agents.agent_requesters`). Each source only adds."""
     excluded: dict[str, tuple[str, str]] = {}
     link = facts.agent_link
     if link is not None and link.on_behalf_of:
@@ -76,6 +77,8 @@ def excluded_humans(facts: PullRequestFacts) -> dict[str, tuple[str, str]]:
                     " live during the pull request's life",
                 ),
             )
+    for key, found in agent_requesters(policy, facts).items():
+        excluded.setdefault(key, found)
     return excluded
 
 
@@ -92,7 +95,7 @@ def person_ineligibility(
         reasons.append("is an agent")
     if key == facts.author.login.lower():
         reasons.append("is the pull request's author")
-    excluded = excluded_humans(facts) if agent_involved else {}
+    excluded = excluded_humans(policy, facts) if agent_involved else {}
     if key in excluded:
         reasons.append(excluded[key][1])
     sha = contributors(facts).get(key)

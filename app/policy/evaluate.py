@@ -23,8 +23,10 @@ Semantics (docs/policy.md says the same for users):
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from app.errors import PolicyError
-from app.policy.agents import INCOMPLETE_REASON, agent_involvement
+from app.policy.agents import INCOMPLETE_REASON, agent_involvement, requester_notes
 from app.policy.approvals import LINKED_HUMAN, excluded_humans, tally
 from app.policy.facts import PullRequestFacts
 from app.policy.globs import any_match, login_match
@@ -36,9 +38,10 @@ ROOT_NAME = "merge gate"
 
 def evaluate(policy: Policy, facts: PullRequestFacts, policy_source: str) -> Result:
     """Judge the pull request in `facts` by `policy`. Never raises: any error becomes a
-    `failure` result that names it (fail closed)."""
+    `failure` result that names it (fail closed). The result carries the policy's mode:
+    the publisher turns an observed result into a `neutral` check (`result.observed`)."""
     try:
-        return _evaluate(policy, facts, policy_source)
+        return replace(_evaluate(policy, facts, policy_source), mode=policy.mode)
     except Exception as exc:  # fail closed: an evaluation that broke must never pass
         head_sha = getattr(facts, "head_sha", "")
         return error_result(
@@ -149,7 +152,7 @@ def _evaluate(policy: Policy, facts: PullRequestFacts, policy_source: str) -> Re
         title=title,
         root=root,
         agent_involved=agent is not False,
-        agent_reasons=reasons,
+        agent_reasons=(*reasons, *requester_notes(policy, facts)),
         policy_source=policy_source,
         head_sha=facts.head_sha,
     )
@@ -241,7 +244,7 @@ def _unblock_approvals(
     if agent_involved:
         others.extend(
             login if why == LINKED_HUMAN else f"{login} ({why})"
-            for login, why in excluded_humans(facts).values()
+            for login, why in excluded_humans(policy, facts).values()
         )
     return f"{text}, other than {_join(others)}"
 

@@ -38,6 +38,20 @@ class Commit:
     author: Account | None  # the GitHub account linked to the git author, if any
     committer: Account | None  # the GitHub account linked to the git committer, if any
     message: str = ""
+    author_identity: str = ""  # the git author as written: "Name <email>"
+    committer_identity: str = ""
+    trailers: tuple[tuple[str, str], ...] = ()  # the message's `Key: value` lines
+
+
+@dataclass(frozen=True)
+class Requester:
+    """A human an agent works for, and how that showed: `source` is a catalogue recipe
+    (`assigned`, `review_requested`, `co_author`, `body`), `evidence` the text or act."""
+
+    login: str
+    source: str
+    evidence: str = ""
+    sha: str = ""  # the commit a `co_author` trailer is in
 
 
 @dataclass(frozen=True)
@@ -135,3 +149,7 @@ class PullRequestFacts:
     base_since: datetime | None = None
     base_change: str = ""
     dismissals: dict[int, Dismissal] = field(default_factory=dict)  # by review id
+    body: str = ""  # the pull request's description, as it reads now
+    # Requesters foureyes remembers for this pull request (who an agent assigned or asked
+    # to review, as GitHub reported it; names text once carried): only ever added to.
+    requesters: tuple[Requester, ...] = ()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -20,6 +20,7 @@ class Conclusion(StrEnum):
     SUCCESS = "success"
     ACTION_REQUIRED = "action_required"
     FAILURE = "failure"
+    NEUTRAL = "neutral"  # observe mode only: what would have been done, enforcing nothing
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class Result:
     policy_source: str = ""  # "owner/repo:.github/foureyes.yml@<sha>", "org default", "built-in"
     head_sha: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    mode: str = "enforce"  # the policy's mode; a result whose policy is unknown enforces
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -82,4 +84,28 @@ class Result:
             policy_source=data.get("policy_source", ""),
             head_sha=data.get("head_sha", ""),
             extra=data.get("extra", {}),
+            mode=data.get("mode", "enforce"),
         )
+
+
+def observed(result: Result) -> Result:
+    """What observe mode publishes: the same explanation, concluding `neutral`, titled by
+    what enforcing would have done ("Would block: ...", "Would pass: ...")."""
+    verdict = "Would pass" if result.conclusion == Conclusion.SUCCESS else "Would block"
+    title = result.title.removeprefix("Blocked: ").removeprefix("Blocked ")
+    root = Node(
+        name="observe mode",
+        status=Status.SKIP,
+        description=(
+            f"The policy's mode is observe: foureyes enforces nothing. Enforcing, the check"
+            f" would conclude {result.conclusion}: {result.title}"
+        ),
+        children=(result.root,),
+    )
+    return replace(
+        result,
+        conclusion=Conclusion.NEUTRAL,
+        title=f"{verdict}: {title}"[:200],
+        root=root,
+        extra={**result.extra, "verdict": str(result.conclusion)},
+    )

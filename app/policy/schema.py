@@ -20,6 +20,7 @@ from pydantic import (
     StrictInt,
     StrictStr,
     StringConstraints,
+    field_validator,
 )
 
 from app.policy.globs import glob_match
@@ -68,11 +69,31 @@ class _Model(BaseModel):
 
 
 class Agents(_Model):
-    """Who counts as an agent, besides this app's own bot."""
+    """Who counts as an agent, besides this app's own bot: the built-in catalogue's
+    entries (`known`: all, none, or a list of names and kinds), and these globs."""
 
+    known: StrictBool | tuple[StrictStr, ...] = True
     logins: tuple[Login, ...] = ()  # globs, case-insensitive
     branches: tuple[Glob, ...] = ()  # head-branch globs
     labels: tuple[Glob, ...] = ()  # label globs, case-insensitive
+
+    @field_validator("known", mode="before")
+    @classmethod
+    def _catalogued(cls, value: object) -> object:
+        from app.policy.catalogue import KINDS, catalogue
+
+        if isinstance(value, bool):
+            return value
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise ValueError("should be true, false or a list of catalogue names and kinds")
+        known = {*catalogue().names(), *KINDS}
+        unknown = [name for name in value if name.lower() not in known]
+        if unknown:
+            raise ValueError(
+                f"not in the agent catalogue: {', '.join(unknown)}"
+                f" (known: {', '.join(sorted(known))}; `foureyes agents` lists them)"
+            )
+        return value
 
 
 class Condition(_Model):
@@ -167,6 +188,9 @@ class Policy(_Model):
     """The whole policy file. `Policy()` is the built-in default."""
 
     version: Annotated[StrictInt, AfterValidator(_only_version_1)] = 1
+    # observe: judge and explain everything, enforce nothing (the check concludes
+    # `neutral`, titled "Would block:" or "Would pass:"); for rolling out.
+    mode: Literal["enforce", "observe"] = "enforce"
     agents: Agents = Agents()
     merge: Merge = Merge()
     deployments: dict[Glob, Deployment] = Field(default_factory=_default_deployments)

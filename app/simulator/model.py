@@ -74,6 +74,9 @@ class Commit:
     author: str | None  # GitHub login, None for an unlinked e-mail
     committer: str | None
     created_at: datetime
+    # The git identities as written ("Name", "email"); None: derived from the login.
+    author_identity: tuple[str, str] | None = None
+    committer_identity: tuple[str, str] | None = None
 
 
 @dataclass
@@ -109,6 +112,8 @@ class Pull:
     closed_at: datetime | None = None
     renames: dict[str, str] = field(default_factory=dict)  # new path -> old path
     reviews: list[Review] = field(default_factory=list)
+    assignees: list[str] = field(default_factory=list)
+    requested_reviewers: list[str] = field(default_factory=list)
 
 
 @dataclass

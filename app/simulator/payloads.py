@@ -93,10 +93,11 @@ def push_commit(world: World, repo: Repo, commit: Commit) -> dict[str, Any]:
     before = world.commits[commit.parents[0]].tree if commit.parents else {}
     after = commit.tree
 
-    def person(login: str | None) -> dict[str, Any]:
+    def person(login: str | None, identity: tuple[str, str] | None) -> dict[str, Any]:
         name = login or "Someone"
+        name, email = identity or (name, f"{name}@users.noreply.simulator")
         found = {"username": login} if login else {}
-        return {"name": name, "email": f"{name}@users.noreply.simulator", **found}
+        return {"name": name, "email": email, **found}
 
     return {
         "id": commit.sha,
@@ -105,8 +106,8 @@ def push_commit(world: World, repo: Repo, commit: Commit) -> dict[str, Any]:
         "message": commit.message,
         "timestamp": render.iso(commit.created_at),
         "url": f"{world.base_url.rstrip('/')}/{repo.full_name}/commit/{commit.sha}",
-        "author": person(commit.author),
-        "committer": person(commit.committer),
+        "author": person(commit.author, commit.author_identity),
+        "committer": person(commit.committer, commit.committer_identity),
         "added": sorted(set(after) - set(before)),
         "removed": sorted(set(before) - set(after)),
         "modified": sorted(p for p in set(before) & set(after) if before[p] != after[p]),

@@ -173,7 +173,10 @@ def pull(
     t.update(title=record.title, body=record.body, user=user(world, record.author, t["user"]))
     t["labels"] = [label(world, repo, name, label_template) for name in record.labels]
     t.update(locked=False, active_lock_reason=None, milestone=None, auto_merge=None)
-    t.update(assignee=None, assignees=[], requested_reviewers=[], requested_teams=[])
+    assignees = [user(world, login, t["user"]) for login in record.assignees]
+    t.update(assignee=assignees[0] if assignees else None, assignees=assignees)
+    reviewers = [user(world, login, t["user"]) for login in record.requested_reviewers]
+    t.update(requested_reviewers=reviewers, requested_teams=[])
     t.update(created_at=iso(record.created_at), updated_at=iso(record.updated_at))
     t.update(closed_at=iso(record.closed_at), draft=record.draft)
     t["merged_at"] = iso(record.closed_at) if record.merged else None
@@ -205,11 +208,11 @@ def commit(world: World, repo: Repo, record: Commit) -> dict[str, Any]:
     for role in ("author", "committer"):
         login = getattr(record, role)
         t[role] = user(world, login, t[role]) if login else None
-        t["commit"][role] = {
-            "name": login or "Someone",
-            "email": f"{login or 'someone'}@users.noreply.simulator",
-            "date": iso(record.created_at),
-        }
+        name, email = getattr(record, f"{role}_identity") or (
+            login or "Someone",
+            f"{login or 'someone'}@users.noreply.simulator",
+        )
+        t["commit"][role] = {"name": name, "email": email, "date": iso(record.created_at)}
     t["commit"]["message"] = record.message
     t["commit"]["comment_count"] = 0
     t["commit"]["verification"] = {"verified": False, "reason": "unsigned", "signature": None}

@@ -44,10 +44,16 @@ def apply_commits(
             author=author,
             committer=spec.get("committer", author),
             message=spec.get("message", f"Change {number}"),
+            author_identity=_identity(spec.get("author_identity")),
+            committer_identity=_identity(spec.get("committer_identity")),
         )
         parent = commit.sha
         shas.append(commit.sha)
     return shas
+
+
+def _identity(value: Any) -> tuple[str, str] | None:
+    return (str(value[0]), str(value[1])) if value else None
 
 
 def open_pull(
@@ -237,6 +243,9 @@ def add_review(
             submitted_at=world.now(),
         )
         pull.reviews.append(review)
+        # A review answers the request: GitHub takes the reviewer off the requested list.
+        if reviewer in pull.requested_reviewers:
+            pull.requested_reviewers.remove(reviewer)
         pull.updated_at = review.submitted_at  # GitHub bumps the pull request's updated_at
         return review
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from app.simulator import actions, payloads
+from app.simulator import actions, payloads, render
 from app.simulator.history import record_issue_event, record_push
 from app.simulator.model import Delivery, Installation, Installed, Repo
 from app.simulator.repos import (
@@ -207,8 +207,11 @@ class Story:
         base: str | None = None,
         draft: bool = False,
         renames: dict[str, str] | None = None,
+        assignees: list[str] | None = None,
+        reviewers: list[str] | None = None,
     ) -> int:
-        """Open a pull request; `commits` are `{"files", "author", "committer", "message"}`.
+        """Open a pull request; `commits` are `{"files", "author", "committer", "message"}`
+        (and `author_identity`/`committer_identity`: the git "Name", "email" as written).
 
         `files` (path -> content, None deletes) make one first commit by `author`;
         `renames` (old -> new path) makes those files show as renamed. Sends
@@ -238,6 +241,10 @@ class Story:
                 draft=draft,
                 renames=renames,
             )
+            for login in [*(assignees or ()), *(reviewers or ())]:
+                self.world.add_user(login)
+            pull.assignees = list(assignees or ())
+            pull.requested_reviewers = list(reviewers or ())
         self._emit(
             "pull_request",
             record,
@@ -331,6 +338,54 @@ class Story:
             ),
         )
         return review.id
+
+    def assign(self, repo: str, number: int, login: str, *, sender: str) -> None:
+        """`sender` assigns the pull request to `login`; sends `pull_request.assigned`."""
+        self._pull_change(repo, number, "assigned", sender, assignee=login)
+
+    def unassign(self, repo: str, number: int, login: str, *, sender: str) -> None:
+        """`sender` takes `login` off the assignees; sends `pull_request.unassigned`."""
+        self._pull_change(repo, number, "unassigned", sender, assignee=login)
+
+    def request_review(self, repo: str, number: int, login: str, *, sender: str) -> None:
+        """`sender` asks `login` to review; sends `pull_request.review_requested`."""
+        self._pull_change(repo, number, "review_requested", sender, requested_reviewer=login)
+
+    def edit_body(self, repo: str, number: int, body: str, *, sender: str) -> None:
+        """`sender` rewrites the description; sends `pull_request.edited` (changes.body)."""
+        self._pull_change(repo, number, "edited", sender, body=body)
+
+    def _pull_change(self, repo: str, number: int, action: str, sender: str, **what: str) -> None:
+        record = self.world.repo(repo)
+        extra: dict[str, Any] = {}
+        with self.world.lock:
+            pull = record.pulls[number]
+            self.world.add_user(sender)
+            if "assignee" in what:
+                login = what["assignee"]
+                self.world.add_user(login)
+                if action == "assigned" and login not in pull.assignees:
+                    pull.assignees.append(login)
+                elif action == "unassigned" and login in pull.assignees:
+                    pull.assignees.remove(login)
+                extra["assignee"] = render.user(self.world, login)
+            if "requested_reviewer" in what:
+                login = what["requested_reviewer"]
+                self.world.add_user(login)
+                if login not in pull.requested_reviewers:
+                    pull.requested_reviewers.append(login)
+                extra["requested_reviewer"] = render.user(self.world, login)
+            if "body" in what:
+                extra["changes"] = {"body": {"from": pull.body}}
+                pull.body = what["body"]
+            pull.updated_at = self.world.now()
+        self._emit(
+            "pull_request",
+            record,
+            lambda i: payloads.pull_request_event(
+                self.world, i, record, pull, action, sender, **extra
+            ),
+        )
 
     def dismiss_review(self, repo: str, number: int, review_id: int, *, sender: str) -> None:
         record = self.world.repo(repo)

@@ -281,6 +281,8 @@ class World:
         committer: str | None = None,
         message: str = "",
         parents: list[str] | None = None,
+        author_identity: tuple[str, str] | None = None,
+        committer_identity: tuple[str, str] | None = None,
     ) -> Commit:
         """A commit on top of `parent` changing `files` (a None content deletes)."""
         with self.lock:
@@ -301,6 +303,8 @@ class World:
                 author=author,
                 committer=committer or author,
                 created_at=self.now(),
+                author_identity=author_identity,
+                committer_identity=committer_identity or author_identity,
             )
             self.commits[commit.sha] = commit
             return commit

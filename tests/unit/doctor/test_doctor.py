@@ -184,6 +184,18 @@ def test_invalid_policy_is_reported(doctor):
     assert "rulez" in findings[0]["message"]
 
 
+def test_a_repository_still_observing_is_reported(doctor):
+    doctor.enforce()
+    doctor.sim.push_default_branch(
+        REPO, {".github/foureyes.yml": "version: 1\nmode: observe\n"}, pusher="octocat"
+    )
+    result = doctor.run()
+    assert result.exit_code == 1
+    findings = doctor.findings()
+    assert checks_of(findings) == [("observe", "warning")]
+    assert "still observing" in findings[0]["message"]
+
+
 def test_missing_app_permission_is_an_error(simulator, tmp_path, monkeypatch):
     from tests.unit.doctor.conftest import Doctor
 

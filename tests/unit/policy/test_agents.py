@@ -12,6 +12,7 @@ from tests.factories import APP_BOT, account, agent_link, commit, pr_facts
 POLICY = load_policy(
     """\
 agents:
+  known: false  # the catalogue's own tests are in test_catalogue.py
   logins: ["copilot-swe-agent[bot]", "ci-agent-*"]
   branches: ["copilot/**"]
   labels: ["ai-generated"]

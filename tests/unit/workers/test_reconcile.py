@@ -37,7 +37,7 @@ def repo(simulator: Simulator, installed: Installed) -> str:
 
 def open_pull(simulator: Simulator, author: str, n: int) -> int:
     number = simulator.open_pull_request(
-        REPO, author=author, head_ref=f"copilot/change-{n}", files={f"src/{n}.py": "x = 1\n"}
+        REPO, author=author, head_ref=f"change-{n}", files={f"src/{n}.py": "x = 1\n"}
     )
     with simulator.world.lock:  # opened a minute ago, before any check was written
         pull = simulator.world.repo(REPO).pulls[number]
