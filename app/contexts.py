@@ -12,20 +12,23 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
+from typing import Any
 
 from githubkit import GitHub
 from sqlalchemy import select
 
 from app.audit.models import AuditEvent
-from app.github.gather import pages
+from app.github.gather import conditional_pages
 from app.policy.result import Conclusion, Node, Result, Status
 from app.services import Services
+from app.state import SharedState
 
 # Beyond this many open pull requests the list is not read to its end: fail closed.
 MAX_OPEN_PULLS = 10_000
 # Each context is judged at every evaluation of each of them: beyond this many pull
 # requests at one head (an agent opening copies to exhaust the rate limit), fail closed.
 MAX_PULLS_AT_HEAD = 20
+OPEN_PULLS_TTL = 60.0
 # A context is judged before observe mode is applied (at publication): a `neutral` one
 # would be a bug, and counts as blocking.
 SEVERITY = {
@@ -41,25 +44,34 @@ class TooManyOpenPulls(Exception):
     too many share one head to judge them all."""
 
 
-def open_pulls_at(gh: GitHub, repository: str, head_sha: str) -> list[int]:
-    """The numbers of every open pull request of `repository` whose head is `head_sha`.
+def open_pulls(gh: GitHub, state: SharedState, repository: str) -> list[dict[str, Any]]:
+    """Every open pull request of `repository`, GitHub's authority on contexts: it holds
+    fork pull requests, and unlike `GET /commits/{sha}/pulls` it does not answer only the
+    merged pull request for a commit already on the default branch.
 
-    The list of open pull requests is GitHub's authority on contexts: it holds fork pull
-    requests, and unlike `GET /commits/{sha}/pulls` it does not answer only the merged
-    pull request for a commit already on the default branch. One request per 100 open
-    pull requests.
+    One request per 100 open pull requests, each conditional: an evaluation reads the list
+    for its own pull request and again under the commit's lock, and the second read is a
+    free 304 unless a pull request changed in between. The pages' bodies are kept only
+    `OPEN_PULLS_TTL` (they are large).
     """
     owner, name = repository.split("/", 1)
-    seen, numbers = 0, []
-    for pull in pages(
-        lambda page: gh.rest.pulls.list(owner, name, state="open", per_page=100, page=page),
-        MAX_OPEN_PULLS + 1,
-    ):
-        seen += 1
-        if pull["head"]["sha"] == head_sha:
-            numbers.append(int(pull["number"]))
-    if seen > MAX_OPEN_PULLS:
+    listed = list(
+        conditional_pages(
+            gh, state, f"/repos/{owner}/{name}/pulls?state=open", MAX_OPEN_PULLS + 1, OPEN_PULLS_TTL
+        )
+    )
+    if len(listed) > MAX_OPEN_PULLS:
         raise TooManyOpenPulls(f"more than {MAX_OPEN_PULLS} open pull requests")
+    return listed
+
+
+def open_pulls_at(gh: GitHub, state: SharedState, repository: str, head_sha: str) -> list[int]:
+    """The numbers of every open pull request of `repository` whose head is `head_sha`."""
+    numbers = [
+        int(pull["number"])
+        for pull in open_pulls(gh, state, repository)
+        if pull["head"]["sha"] == head_sha
+    ]
     if len(numbers) > MAX_PULLS_AT_HEAD:
         raise TooManyOpenPulls(
             f"{len(numbers)} open pull requests share head {head_sha[:7]} "

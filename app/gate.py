@@ -16,11 +16,17 @@ from typing import Any
 from githubkit import GitHub
 
 from app.acted import UNKNOWN_REQUESTER
-from app.contexts import common_mode
-from app.errors import GoneError
+from app.contexts import TooManyOpenPulls, common_mode, open_pulls
+from app.errors import GoneError, TransientError
 from app.github.answers import github_said
 from app.github.client import github_errors, parse_time
-from app.github.gather import LoadedPolicy, gather_pull_request, load_repository_policy, pages
+from app.github.gather import (
+    LoadedPolicy,
+    gather_pull_request,
+    known_head,
+    load_repository_policy,
+    pages,
+)
 from app.policy.agents import agent_requesters
 from app.policy.evaluate import error_result, evaluate, policy_error_result
 from app.policy.facts import AgentLink
@@ -72,7 +78,10 @@ def current_pull(
     gh: GitHub, state: SharedState, repository: str, number: int, now: datetime | None = None
 ) -> dict[str, Any]:
     """The pull request at its newest state: the webhook's copy when that is provably the
-    newest, else `GET /pulls/{number}`. Call while holding the pull request's lock.
+    newest, else its entry in the list of open pull requests (which the evaluation reads
+    anyway for the other contexts of its head; the second read is a free 304) when its
+    head's commits and files are known, else `GET /pulls/{number}`. Call while holding the
+    pull request's lock.
 
     The copy is used only when it is the one offer since the last evaluation, is recent,
     and its `updated_at` is strictly later than that of every pull request object an
@@ -95,10 +104,30 @@ def current_pull(
         if age > OFFER_MAX_AGE or (last is not None and updated <= parse_time(last)):
             pull = None
     if pull is None:
-        pull = fetch_pull(gh, repository, number)
+        pull = listed_pull(gh, state, repository, number) or fetch_pull(gh, repository, number)
     if last is None or parse_time(pull["updated_at"]) > parse_time(last):
         state.set(evaluated_key, pull["updated_at"], EVALUATED_TTL)
     return pull
+
+
+def listed_pull(
+    gh: GitHub, state: SharedState, repository: str, number: int
+) -> dict[str, Any] | None:
+    """The open pull request's entry in the list of open pull requests, if it is there and
+    its head's commits and files are cached: an entry lacks the commit and file counts that
+    tell a complete commit list from GitHub's capped one (it has every other field the
+    evaluation reads)."""
+    try:
+        listed = open_pulls(gh, state, repository)
+    except (TooManyOpenPulls, TransientError, GoneError):
+        # The list only saves a request: the pull request is then read alone, and the
+        # contexts' own read of the list decides what its failure means (the check fails
+        # closed, saying so).
+        return None
+    for pull in listed:
+        if pull["number"] == number and known_head(state, repository, pull):
+            return pull
+    return None
 
 
 def _offer_key(repository: str, number: int) -> str:

@@ -8,10 +8,12 @@ every pull request's check run on its head says what the final state requires, a
 that every delivery was audited once. It prints deliveries per second, queue depth
 over time, and errors; it asserts nothing.
 
-    python -m bench.soak --deliveries 10000      # the full run: starts its own stack
-    python -m bench.soak --deliveries 300 --redis-url redis://127.0.0.1:6379/13
+    python -m bench.soak --deliveries 10000      # the full run, on SQLite then PostgreSQL
+    python -m bench.soak --deliveries 300 --database sqlite --redis-url redis://127.0.0.1:6379/13
 
-`tests/e2e/test_soak.py` runs a small one (300 deliveries) against the e2e stack.
+Each database gets its own stack (a private `redis-server` unless `--redis-url`); a
+PostgreSQL database (`--postgres-url`) has its tables dropped first. `tests/e2e/
+test_soak.py` runs a small one (300 deliveries) on each.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -36,7 +38,9 @@ from typing import Any
 
 import httpx
 import redis
+import sqlalchemy
 
+from app.db import normalise_url
 from app.serve import web_command, worker_command
 from app.simulator import Simulator
 from bench.servers import children, free_port, spawn, status_kib, stop, wait_for
@@ -58,6 +62,7 @@ DUPLICATES = 0.01
 REDELIVERIES = 0.005
 SENDERS = 8
 ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/foureyes_bench"
 
 
 @dataclass
@@ -89,6 +94,13 @@ class SoakReport:
     @property
     def rate(self) -> float:
         return self.sent / self.seconds if self.seconds else 0.0
+
+    def summary(self) -> str:
+        return (
+            f"{self.sent} deliveries at {self.rate:.0f}/s, drained {self.drained_after:.1f}s "
+            f"after the last; {len(self.wrong)} pull requests in the wrong state, "
+            f"{len(self.audit_mismatches)} deliveries not audited exactly once"
+        )
 
     def lines(self) -> list[str]:
         peak = max((depth for _, depth in self.depth), default=0)
@@ -258,8 +270,10 @@ def soak(
     deliveries: int = 300,
     seed: int = 1,
     drain_timeout: float = 600.0,
+    sent: Callable[[], None] | None = None,
 ) -> SoakReport:
-    """Run the soak against a running stack whose webhook URL is `url`."""
+    """Run the soak against a running stack whose webhook URL is `url`. `sent` is called
+    once every delivery is sent, before the wait for the queues to drain."""
     plan = build_plan(simulator, app_id, deliveries, seed)
     report = SoakReport(pulls=len(plan.pulls))
     client = redis.Redis.from_url(redis_url)
@@ -268,6 +282,8 @@ def soak(
     sampler.start()
     try:
         fire(simulator, app_id, plan, seed, report)
+        if sent is not None:
+            sent()
         finished = time.monotonic()
         deadline = finished + drain_timeout
         while not drained(client):
@@ -297,33 +313,80 @@ def drained(client: redis.Redis) -> bool:
 # -- the standalone run: its own stack --------------------------------------------------
 
 
-def run_standalone(deliveries: int, seed: int, redis_url: str | None, workers: int) -> int:
+@dataclass
+class StandaloneStack:
+    simulator: Simulator
+    app_id: int
+    url: str
+    redis_url: str
+    admin_token: str
+    workdir: Path
+    web: subprocess.Popen
+    env: dict[str, str]
+    processes: list[subprocess.Popen]
+    workers: list[subprocess.Popen] = field(default_factory=list)
+
+    def start_workers(self, count: int, concurrency: int) -> None:
+        """`count` Celery worker processes of `concurrency` each."""
+        for index in range(len(self.workers), len(self.workers) + count):
+            args = worker_command(concurrency, "--hostname", f"w{index}@%h", loglevel="WARNING")
+            self.workers.append(spawn(args, self.env, self.workdir / f"worker{index}.log"))
+        self.processes.extend(self.workers[-count:])
+
+    def soak(
+        self,
+        deliveries: int,
+        seed: int,
+        drain_timeout: float = 600.0,
+        sent: Callable[[], None] | None = None,
+    ) -> SoakReport:
+        return soak(
+            self.simulator,
+            self.app_id,
+            self.url,
+            self.redis_url,
+            self.admin_token,
+            deliveries,
+            seed,
+            drain_timeout,
+            sent,
+        )
+
+
+def reset_postgres(database_url: str) -> None:
+    """Drop every table of the PostgreSQL database (the app migrates it afresh at start)."""
+    engine = sqlalchemy.create_engine(normalise_url(database_url), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(sqlalchemy.text("DROP SCHEMA public CASCADE"))
+            conn.execute(sqlalchemy.text("CREATE SCHEMA public"))
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def standalone_stack(
+    redis_url: str | None,
+    database_url: str | None = None,
+    concurrency: int = 2,
+    worker_processes: int = 1,
+    web_workers: int = 2,
+) -> Iterator[StandaloneStack]:
+    """The simulator, gunicorn with `web_workers` workers and `worker_processes` Celery
+    workers of `concurrency` each (0: `start_workers` later), on a private `redis-server`
+    (or `redis_url`'s database, flushed) and `database_url` (default: a fresh SQLite file;
+    a PostgreSQL database has its tables dropped first)."""
     workdir = Path(tempfile.mkdtemp(prefix="foureyes-soak-"))
     processes: list[subprocess.Popen] = []
     simulator = Simulator()
     try:
         if redis_url is None:
             if not shutil.which("redis-server"):
-                print("needs redis-server on PATH or --redis-url", file=sys.stderr)
-                return 2
+                raise RuntimeError("needs redis-server on PATH or a Redis URL")
             port = free_port()
-            processes.append(
-                spawn(
-                    [
-                        "redis-server",
-                        "--port",
-                        str(port),
-                        "--bind",
-                        "127.0.0.1",
-                        "--save",
-                        "",
-                        "--dir",
-                        str(workdir),
-                    ],
-                    dict(os.environ),
-                    workdir / "redis.log",
-                )
-            )
+            redis_args = ["redis-server", "--port", str(port), "--bind", "127.0.0.1"]
+            redis_args += ["--save", "", "--dir", str(workdir)]
+            processes.append(spawn(redis_args, dict(os.environ), workdir / "redis.log"))
             redis_url = f"redis://127.0.0.1:{port}/0"
         client = redis.Redis.from_url(redis_url)
 
@@ -335,6 +398,10 @@ def run_standalone(deliveries: int, seed: int, redis_url: str | None, workers: i
 
         wait_for(redis_up, 20, "redis")
         client.flushdb()
+        if database_url is None:
+            database_url = f"sqlite:///{workdir / 'foureyes.sqlite'}"
+        elif database_url.startswith(("postgresql:", "postgres:")):
+            reset_postgres(database_url)
         simulator.start()
         installed = simulator.install(account="acme")
         web_port = free_port()
@@ -347,13 +414,15 @@ def run_standalone(deliveries: int, seed: int, redis_url: str | None, workers: i
             "WEBHOOK_SECRET": installed.webhook_secret,
             "GITHUB_API_URL": simulator.url,
             "FOUREYES_URL": url,
-            "DATABASE_URL": f"sqlite:///{workdir / 'foureyes.sqlite'}",
+            "DATABASE_URL": database_url,
             "REDIS_URL": redis_url,
             "FOUREYES_ADMIN_TOKEN": admin_token,
             "FOUREYES_INSTANCE_PATH": str(workdir / "instance"),
             "PYTHONPATH": str(ROOT),
         }
-        processes.append(spawn(web_command(f"127.0.0.1:{web_port}", 2), env, workdir / "web.log"))
+        web_args = web_command(f"127.0.0.1:{web_port}", web_workers)
+        web = spawn(web_args, env, workdir / "web.log")
+        processes.append(web)
 
         def web_up() -> bool:
             try:
@@ -362,20 +431,40 @@ def run_standalone(deliveries: int, seed: int, redis_url: str | None, workers: i
                 return False
 
         wait_for(web_up, 60, "gunicorn")
-        worker = worker_command(workers, loglevel="WARNING")
-        processes.append(spawn(worker, env, workdir / "worker.log"))
+        stack = StandaloneStack(
+            simulator, installed.app_id, url, redis_url, admin_token, workdir, web, env, processes
+        )
+        stack.start_workers(worker_processes, concurrency)
         simulator.configure_webhook(installed.app_id, url)
-        report = soak(simulator, installed.app_id, url, redis_url, admin_token, deliveries, seed)
-        print("\n".join(report.lines()))
-        web, worker = processes[-2].pid, processes[-1].pid
-        print(f"peak RSS after the soak: {peak_rss(web)}")
-        print(f"peak RSS after the soak: {peak_rss(worker)}")
-        print(f"logs: {workdir}")
-        return 0 if not report.wrong and not report.audit_mismatches else 1
+        yield stack
     finally:
         for process in reversed(processes):
             stop(process)
         simulator.stop()
+
+
+def run_standalone(
+    deliveries: int,
+    seed: int,
+    redis_url: str | None,
+    workers: int,
+    databases: dict[str, str | None],
+) -> int:
+    """The soak once per database (`name: URL`, None for SQLite), each on its own stack;
+    their reports, then one line per database side by side."""
+    summary, failed = [], False
+    for name, database_url in databases.items():
+        with standalone_stack(redis_url, database_url, workers) as stack:
+            report = stack.soak(deliveries, seed)
+            print(f"== {name} ==")
+            print("\n".join(report.lines()))
+            for process in (stack.web, *stack.workers):
+                print(f"peak RSS after the soak: {peak_rss(process.pid)}")
+            print(f"logs: {stack.workdir}\n")
+        summary.append(f"{name}: {report.summary()}")
+        failed = failed or bool(report.wrong or report.audit_mismatches)
+    print("\n".join(summary))
+    return 1 if failed else 0
 
 
 def peak_rss(parent: int) -> str:
@@ -395,8 +484,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--redis-url", help="an existing Redis database to use (flushed!); default: a private one"
     )
+    parser.add_argument(
+        "--database", choices=("both", "sqlite", "postgresql"), default="both", help="default: both"
+    )
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL),
+        help="a PostgreSQL database to use (its tables are dropped!); default: "
+        "BENCH_POSTGRES_URL or " + DEFAULT_POSTGRES_URL,
+    )
     args = parser.parse_args(argv)
-    return run_standalone(args.deliveries, args.seed, args.redis_url, args.workers)
+    databases: dict[str, str | None] = {}
+    if args.database in ("both", "sqlite"):
+        databases["SQLite"] = None
+    if args.database in ("both", "postgresql"):
+        databases["PostgreSQL"] = args.postgres_url
+    return run_standalone(args.deliveries, args.seed, args.redis_url, args.workers, databases)
 
 
 if __name__ == "__main__":

@@ -309,7 +309,7 @@ def evaluate_pull_request(self: Any, installation_id: int, repository: str, numb
                 # Its head's other pull requests are judged without it from now on (while
                 # too many share the head, each fails closed already).
                 with contextlib.suppress(TooManyOpenPulls):
-                    for other in open_pulls_at(gh, repository, head_sha):
+                    for other in open_pulls_at(gh, deps.state, repository, head_sha):
                         request_evaluation(deps, installation_id, repository, other)
                 return "closed"
             commit_lock = f"commit:{repository}@{head_sha}"
@@ -372,7 +372,7 @@ def _contexts(
     [name] = own
     results = dict(own)
     try:
-        others = [n for n in open_pulls_at(gh, repository, head_sha) if f"#{n}" != name]
+        others = [n for n in open_pulls_at(gh, deps.state, repository, head_sha) if f"#{n}" != name]
     except TransientError:
         if task.request.retries < task.max_retries:
             raise

@@ -33,6 +33,7 @@ MAX_COMMITS = 250
 MAX_FILES = 3000
 REVIEWER_TTL = 60.0  # permission and team look-ups: fresh enough, and cheap on bursts
 HEAD_TTL = 7 * 24 * 3600.0
+REVIEWS_TTL = 24 * 3600.0
 BODY_CHARS = 65_536  # GitHub caps a body at 65 536 characters
 MESSAGE_CHARS = 2000  # of each commit message, for the catalogue's markers
 # A policy file found absent (404: no ETag, so no free conditional request) is not asked
@@ -139,10 +140,46 @@ def pages(
         page += 1
 
 
+def conditional_pages(
+    gh: GitHub, state: SharedState, path: str, limit: int, ttl: float
+) -> Iterator[dict[str, Any]]:
+    """Items of a paginated list endpoint, each page a conditional GET (`conditional_get`):
+    a page that has not changed since it was last read is a 304 and costs no rate limit.
+
+    A 304 carries no `Link` header, so a full page is followed by the next one (an exact
+    multiple of `PER_PAGE` costs one more, cacheable, request). A 404 is GoneError.
+    """
+    page, seen = 1, 0
+    separator = "&" if "?" in path else "?"
+    while seen < limit:
+        url = f"{path}{separator}per_page={PER_PAGE}&page={page}"
+        status, text = conditional_get(gh, state, url, ttl=ttl)
+        if status == 404:
+            raise GoneError(f"GitHub answered 404 for {path.partition('?')[0]}")
+        items = json.loads(text)
+        yield from items
+        seen += len(items)
+        if len(items) < PER_PAGE:
+            return
+        page += 1
+
+
 def account(user: dict[str, Any] | None) -> Account | None:
     if not user:
         return None
     return Account(login=user["login"], type=user.get("type") or "User")
+
+
+def head_key(repository: str, pull: dict[str, Any]) -> str:
+    """The shared-state key of a head's cached commits and files. "head2": entries carry
+    git identities and trailers (an older entry lacks them)."""
+    return f"head2:{repository}#{pull['number']}:{pull['head']['sha']}:{pull['base']['sha']}"
+
+
+def known_head(state: SharedState, repository: str, pull: dict[str, Any]) -> bool:
+    """Are the commits and files of `pull`'s head (against its base) already cached? Only
+    then can a copy without the commit and file counts (a list's entry) be judged."""
+    return state.get(head_key(repository, pull)) is not None
 
 
 def head_facts(
@@ -151,8 +188,7 @@ def head_facts(
     """The commits and changed paths of a head, cached: they never change for a head+base."""
     owner, name = repository.split("/", 1)
     number = pull["number"]
-    # "head2": entries carry git identities and trailers (an older entry lacks them).
-    key = f"head2:{repository}#{number}:{pull['head']['sha']}:{pull['base']['sha']}"
+    key = head_key(repository, pull)
     cached = state.get(key)
     if cached:
         entry = json.loads(cached)
@@ -192,8 +228,9 @@ def head_facts(
         files.append(item["filename"])
         if item.get("previous_filename"):
             files.append(item["previous_filename"])
-    complete = len(commit_items) >= int(pull.get("commits") or 0) and len(file_items) >= int(
-        pull.get("changed_files") or 0
+    # A copy without the counts (a list's entry) raises here: it never reads as complete.
+    complete = len(commit_items) >= int(pull["commits"]) and len(file_items) >= int(
+        pull["changed_files"]
     )
     entry = {
         "commits": [
@@ -307,13 +344,11 @@ def gather_pull_request(
     owner, name = repository.split("/", 1)
     number = pull["number"]
     commits, files, complete = head_facts(gh, state, repository, pull)
+    # Conditional: a push leaves the reviews as they were, and GitHub's 304 says so for free.
     reviews = latest_reviews(
         list(
-            pages(
-                lambda page: gh.rest.pulls.list_reviews(
-                    owner, name, number, per_page=PER_PAGE, page=page
-                ),
-                10_000,
+            conditional_pages(
+                gh, state, f"/repos/{owner}/{name}/pulls/{number}/reviews", 10_000, REVIEWS_TTL
             )
         )
     )
