@@ -93,7 +93,7 @@ def local_stack(
                 "DATABASE_URL": f"sqlite:///{workdir / 'foureyes.sqlite'}",
                 "FOUREYES_INSTANCE_PATH": str(workdir / "instance"),
                 "FOUREYES_EAGER": "1",
-                "FOUREYES_TRUSTED_ISSUERS": json.dumps([{"issuer": issuer.url}]),
+                "FOUREYES_TRUSTED_ISSUERS": json.dumps([issuer.trusted]),
                 "FOUREYES_ADMIN_TOKEN": admin_token,
                 "GITHUB_CLIENT_ID": client_id,
                 "GITHUB_CLIENT_SECRET": client_secret,

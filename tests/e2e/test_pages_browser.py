@@ -99,7 +99,7 @@ def pages(stack: Stack) -> Iterator[Pages]:
             "FOUREYES_URL": running.url,
             "GITHUB_CLIENT_ID": client_id,
             "GITHUB_CLIENT_SECRET": client_secret,
-            "FOUREYES_TRUSTED_ISSUERS": json.dumps([{"issuer": issuer.url}]),
+            "FOUREYES_TRUSTED_ISSUERS": json.dumps([issuer.trusted]),
         }
         port = running.url.rsplit(":", 1)[1]
         args = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "app:create_app()"]
