@@ -31,6 +31,10 @@ def redact_url(url: str) -> str:
         return "(not a URL)"
 
 
+def _processes(count: int) -> str:
+    return "1 process" if count == 1 else f"{count} processes"
+
+
 def start_facts(settings: Settings, host: str, port: int, workers: int) -> dict[str, Any]:
     """What `serve` runs where, for its first console line; no secret in it."""
     web = f"http://{host}:{port}"
@@ -51,11 +55,11 @@ def start_facts(settings: Settings, host: str, port: int, workers: int) -> dict[
             "no worker or scheduler until the app is registered"
         )
         return facts
-    facts.update(worker=f"celery, {workers} processes", scheduler="celery beat, in the worker")
+    processes = _processes(workers)
+    facts.update(worker=f"celery, {processes}", scheduler="celery beat, in the worker")
     facts["message"] = (
-        f"foureyes serving {settings.foureyes_url}: web on {web} ({workers} processes), "
-        f"worker ({workers} processes) and scheduler; database {facts['database']}; "
-        f"broker {broker}"
+        f"foureyes serving {settings.foureyes_url}: web on {web} ({processes}), "
+        f"worker ({processes}) and scheduler; database {facts['database']}; broker {broker}"
     )
     return facts
 
