@@ -44,7 +44,8 @@ def worker_command(
 ) -> list[str]:
     """The Celery worker command (the Procfile's `worker`; with `schedule`, also `beat`),
     for `serve`, the tests and the bench. Gossip and mingle are off: foureyes uses
-    neither remote revokes nor worker-to-worker events, and they slow every start."""
+    neither remote revokes nor worker-to-worker events, and they slow every start. The
+    banner is off (`--quiet`): the console carries JSON lines only."""
     command = [sys.executable, "-m", "celery", "-A", "workers", "--quiet", "worker"]
     if schedule is not None:
         command += ["--beat", "--schedule", str(schedule.resolve())]
