@@ -1,5 +1,8 @@
 """gunicorn's settings file, read from the working directory (the Procfile's `web`)."""
 
+# gunicorn's own lines (start, workers, access log) as JSON lines, like the app's.
+logger_class = "app.weblog.Logger"
+
 
 def on_starting(server):  # type: ignore[no-untyped-def]
     """Check the configuration before any worker boots: a problem is one line, exit 2."""

@@ -9,7 +9,7 @@ from app.config import Settings
 
 def create_app(settings: Settings | None = None) -> Flask:
     """The Flask application factory (`gunicorn 'app:create_app()'`)."""
-    from app.logging import configure_logging
+    from app.logging import ensure_logging
     from app.migrate import upgrade
     from app.services import build_services
     from app.web import register_blueprints
@@ -17,7 +17,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     settings = settings or Settings.from_env()
     settings.require_runnable()
-    configure_logging()
+    ensure_logging()
     flask_app = Flask(__name__, instance_path=str(settings.instance_path.resolve()))
     flask_app.config["MAX_CONTENT_LENGTH"] = 25 * 1024 * 1024
     services = build_services(settings)

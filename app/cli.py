@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 import click
@@ -13,6 +14,7 @@ from app.demo.cli import demo
 from app.doctor.cli import doctor
 from app.errors import ConfigError
 from app.identity.cli import token
+from app.logging import VERBOSE_ENV, configure_logging
 from app.policy.agents_cli import agents
 from app.policy.cli import policy
 from app.replay import replay
@@ -34,13 +36,26 @@ class _Commands(click.Group):
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="foureyes", message="foureyes %(version)s")
-def cli() -> None:
+@click.option(
+    "--verbose",
+    is_flag=True,
+    help="log the libraries' lines too (HTTP requests, migrations, tasks); also FOUREYES_VERBOSE=1",
+)
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool) -> None:
     """foureyes: a human countersigns every merge, deployment and access widening of agents.
 
     Exit status, for every command: 0 ok, 1 problems found (a blocked pull request, a
     doctor finding, an invalid policy), 2 could not run (configuration, GitHub or the
     database unreachable, bad arguments).
+
+    Logs go to stderr: human text, warnings only unless --verbose; `serve` logs JSON lines.
     """
+    if verbose and os.environ.get(VERBOSE_ENV) != "1":
+        # The processes a command starts (serve's web and worker) inherit it.
+        os.environ[VERBOSE_ENV] = "1"
+        ctx.call_on_close(lambda: os.environ.pop(VERBOSE_ENV, None))
+    configure_logging(logging.WARNING, human=True)
 
 
 @cli.group()
@@ -66,6 +81,8 @@ def db_upgrade() -> None:
 @click.option("--workers", default=2, show_default=True, help="web and worker processes each")
 def serve(host: str, port: int, workers: int) -> None:
     """Run web, worker and scheduler on this machine (embedded broker without REDIS_URL)."""
+    # serve's console is JSON lines, from the first (importing the server logs already).
+    configure_logging()
     from app.serve import serve as run
 
     settings = Settings.from_env()

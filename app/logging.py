@@ -1,4 +1,10 @@
-"""Structured JSON logs through structlog; context is bound per delivery or task.
+"""One log format per process: JSON lines on stderr in the servers (`foureyes serve`, the
+web, the worker, the scheduler), human text on stderr in the other commands. structlog's
+lines and the standard library's (gunicorn, Celery, Flask, Python's warnings) go through
+the same renderer; libraries log at WARNING unless verbose (`foureyes --verbose`, which
+sets FOUREYES_VERBOSE=1 for the processes it starts).
+
+Context is bound per delivery or task.
 
 A webhook delivery binds `delivery`, `installation` and `repository`; the gate's tasks
 bind `installation`, `repository` and `pr`. Celery tasks run elsewhere (another process,
@@ -10,15 +16,28 @@ caused it.
 from __future__ import annotations
 
 import logging
+import os
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import structlog
 
 # Libraries whose INFO lines are noise to an operator (every HTTP request, every
-# migration step): they log at WARNING and above.
-QUIET_LIBRARIES = ("httpx", "httpcore", "alembic")
+# migration step, every task received, every worker booted): WARNING and above only,
+# unless verbose.
+QUIET_LIBRARIES = (
+    "httpx",
+    "httpcore",
+    "alembic",
+    "celery",
+    "kombu",
+    "gunicorn",
+    "werkzeug",
+    "githubkit",
+)
+VERBOSE_ENV = "FOUREYES_VERBOSE"
+HANDLER_NAME = "foureyes"
 # The fields that travel from where a task is queued to where it runs.
 CONTEXT_KEYS = ("delivery", "github_event", "installation", "repository", "pr")
 CONTEXT_HEADER = "foureyes_log_context"
@@ -50,23 +69,98 @@ def add_task_context(
     return event_dict
 
 
-def configure_logging(level: int = logging.INFO) -> None:
+def verbose_requested(environ: Mapping[str, str] | None = None) -> bool:
+    """Did the operator ask for the libraries' lines too (`foureyes --verbose`)?"""
+    return (os.environ if environ is None else environ).get(VERBOSE_ENV) == "1"
+
+
+def render_human(_logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> str:
+    """`warning: event key=value ...`: a CLI command's log line, for a person to read."""
+    event_dict.pop("timestamp", None)
+    level = event_dict.pop("level", method)
+    event = event_dict.pop("event", "")
+    exception = event_dict.pop("exception", None)
+    fields = " ".join(f"{key}={value}" for key, value in event_dict.items())
+    line = f"{level}: {event}" + (f" ({fields})" if fields else "")
+    return f"{line}\n{exception}" if exception else line
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to the process' own stderr, looked up at each line: Celery replaces
+    `sys.stderr` with a proxy that logs what is written to it (a loop through this handler)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.__stderr__)
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.__stderr__
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        return None
+
+
+_configured: dict[str, bool] = {}
+
+
+def configure_logging(
+    level: int = logging.INFO, *, human: bool = False, verbose: bool | None = None
+) -> None:
+    """Set this process' log format: JSON lines (servers) or `human` text (CLI commands),
+    on stderr, for structlog and the standard library's loggers alike. Records below
+    `level` are dropped; libraries' below WARNING too, unless `verbose` (default: as
+    FOUREYES_VERBOSE says)."""
     from celery.signals import before_task_publish
 
-    logging.basicConfig(format="%(message)s", stream=sys.stderr, level=level)
+    verbose = verbose_requested() if verbose is None else verbose
+    if verbose:
+        level = min(level, logging.INFO)
+    renderer = render_human if human else structlog.processors.JSONRenderer()
+    timestamper = structlog.processors.TimeStamper(fmt="iso", utc=True)
+    handler = _StderrHandler()
+    handler.set_name(HANDLER_NAME)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[
+                structlog.stdlib.add_logger_name,
+                structlog.processors.add_log_level,
+                timestamper,
+            ],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                renderer,
+            ],
+        )
+    )
+    root = logging.getLogger()
+    for previous in [h for h in root.handlers if h.get_name() == HANDLER_NAME]:
+        root.removeHandler(previous)
+    root.addHandler(handler)
+    root.setLevel(level)
     for name in QUIET_LIBRARIES:
-        logging.getLogger(name).setLevel(max(level, logging.WARNING))
+        logging.getLogger(name).setLevel(logging.NOTSET if verbose else logging.WARNING)
+    logging.captureWarnings(True)
     before_task_publish.connect(queued_context, weak=False, dispatch_uid=CONTEXT_HEADER)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             add_task_context,
             structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            timestamper,
             structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(),
+            renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
     )
+    _configured["done"] = True
+
+
+def ensure_logging() -> None:
+    """JSON lines at INFO, unless this process already chose its format (a CLI command
+    that builds the app keeps its human text)."""
+    if not _configured:
+        configure_logging()

@@ -13,6 +13,7 @@ import structlog
 
 from app import preflight
 from app.config import Settings
+from app.console import start_child, start_facts
 from app.db import make_engine
 from app.migrate import upgrade
 
@@ -27,6 +28,8 @@ def web_command(
         sys.executable,
         "-m",
         "gunicorn",
+        "--logger-class",
+        "app.weblog.Logger",
         "--bind",
         bind,
         "--workers",
@@ -41,8 +44,9 @@ def worker_command(
 ) -> list[str]:
     """The Celery worker command (the Procfile's `worker`; with `schedule`, also `beat`),
     for `serve`, the tests and the bench. Gossip and mingle are off: foureyes uses
-    neither remote revokes nor worker-to-worker events, and they slow every start."""
-    command = [sys.executable, "-m", "celery", "-A", "workers", "worker"]
+    neither remote revokes nor worker-to-worker events, and they slow every start. The
+    banner is off (`--quiet`): the console carries JSON lines only."""
+    command = [sys.executable, "-m", "celery", "-A", "workers", "--quiet", "worker"]
     if schedule is not None:
         command += ["--beat", "--schedule", str(schedule.resolve())]
     command += ["--concurrency", str(concurrency), "--loglevel", loglevel]
@@ -58,19 +62,17 @@ def commands(settings: Settings, host: str, port: int, workers: int) -> list[lis
 
 
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 3000, workers: int = 2) -> int:
-    """Run until interrupted or until a child dies; returns the exit status."""
+    """Run until interrupted or until a child dies; returns the exit status. Every line on
+    the console (stderr) is JSON, the children's too (`app.console`)."""
     preflight.require_server(settings)
     upgrade(make_engine(settings.database_url), settings.instance_path)
+    env = os.environ.copy()
+    log.info("serve.started", **start_facts(settings, host, port, workers))
     children = [
-        subprocess.Popen(cmd, env=os.environ.copy())
+        # Named by the module each runs: gunicorn, celery.
+        start_child(cmd, env, name=cmd[2])
         for cmd in commands(settings, host, port, workers)
     ]
-    log.info(
-        "serve.started",
-        url=f"http://{host}:{port}",
-        setup_mode=settings.setup_mode,
-        broker="redis" if settings.redis_url else "embedded (SQLite)",
-    )
     stopping = False
 
     def stop(_signum: int, _frame: object) -> None:
@@ -81,18 +83,20 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 3000, workers
     signal.signal(signal.SIGINT, stop)
     status = 0
     while not stopping:
-        exited = [child for child in children if child.poll() is not None]
+        exited = [child for child in children if child.process.poll() is not None]
         if exited:
-            status = exited[0].returncode or 1
-            log.error("serve.child_exited", args=exited[0].args[:4], status=status)
+            status = exited[0].process.returncode or 1
+            log.error("serve.child_exited", process=exited[0].name, status=status)
             break
         time.sleep(0.5)
     for child in children:
-        if child.poll() is None:
-            child.terminate()
+        if child.process.poll() is None:
+            child.process.terminate()
     for child in children:
         try:
-            child.wait(timeout=15)
+            child.process.wait(timeout=15)
         except subprocess.TimeoutExpired:
-            child.kill()
+            child.process.kill()
+        # Its last lines (a shutdown notice, a traceback) reach the console too.
+        child.relaying.join(timeout=5)
     return status

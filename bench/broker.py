@@ -7,12 +7,12 @@ from __future__ import annotations
 import json
 import threading
 import time
+from contextlib import ExitStack
 from typing import Any
 
 import httpx
 
-from app import create_app
-from app.config import Settings
+from app.demo.stack import eager_app
 from app.simulator import Simulator
 from bench.report import Row, ms, percentile, ratio
 from bench.servers import workdir
@@ -62,24 +62,17 @@ class GitHubClock:
 
 def run(count: int) -> list[Row]:
     here = workdir()
-    with OidcIssuer() as issuer, Simulator() as simulator:
+    with ExitStack() as stack:
+        issuer = stack.enter_context(OidcIssuer())
+        simulator = stack.enter_context(Simulator())
         simulator.add_repo(
             "acme/agents", files={".github/foureyes.yml": POLICY.format(issuer=issuer.url)}
         )
         installed = simulator.install(account="acme")
-        settings = Settings.from_mapping(
-            {
-                "APP_ID": str(installed.app_id),
-                "PRIVATE_KEY": installed.private_key,
-                "WEBHOOK_SECRET": installed.webhook_secret,
-                "GITHUB_API_URL": simulator.url,
-                "DATABASE_URL": f"sqlite:///{here / 'foureyes.sqlite'}",
-                "FOUREYES_INSTANCE_PATH": str(here),
-                "FOUREYES_EAGER": "1",
-                "FOUREYES_TRUSTED_ISSUERS": json.dumps([{"issuer": issuer.url}]),
-            }
+        trusted = json.dumps([{"issuer": issuer.url}])
+        flask_app = stack.enter_context(
+            eager_app(simulator, installed, here, {"FOUREYES_TRUSTED_ISSUERS": trusted})
         )
-        flask_app = create_app(settings)
         client = flask_app.test_client()
         # Each request from its own workflow ref: one identity's rate limit is not the figure.
         tokens = [
@@ -127,7 +120,6 @@ def run(count: int) -> list[Row]:
             t0 = time.perf_counter()
             client.get("/healthz")
             health.append(time.perf_counter() - t0)
-        flask_app.extensions["foureyes"].engine.dispose()
     p99, base = percentile(excluding, 0.99), percentile(health, 0.99)
     p50 = percentile(excluding, 0.5)
     return [

@@ -1,24 +1,18 @@
 """An in-process gate for benchmarks: the simulator and the Flask app with tasks run
-inline (eager Celery), so one process drives the real intake and gate path."""
+inline (eager Celery, `app.demo.stack.eager_app`), so one process drives the real intake
+and gate path."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import tempfile
-import uuid
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
-
-from app import create_app
-from app.config import Settings
-from app.simulator import Installed, Simulator
-from app.simulator.model import RecordedRequest
+from app.demo.stack import EagerGate, eager_app
+from app.simulator import Simulator
 
 REPO = "acme/bench"
 AGENT = "ci-agent-1"
@@ -36,41 +30,19 @@ REVIEWERS = ("maintainer", "second")
 
 
 @dataclass
-class InProcessGate:
-    simulator: Simulator
-    installed: Installed
-    app: Flask
+class InProcessGate(EagerGate):
     workdir: Path
-
-    def deliver(self, event: str, payload: dict[str, Any] | None = None) -> list[RecordedRequest]:
-        """Deliver `payload` (default: the last webhook); the requests it cost GitHub."""
-        body = json.dumps(payload or self.simulator.last_payload).encode()
-        secret = self.installed.webhook_secret.encode()
-        self.simulator.clear_requests()
-        response = self.app.test_client().post(
-            "/api/github/webhooks",
-            data=body,
-            headers={
-                "Content-Type": "application/json",
-                "X-GitHub-Event": event,
-                "X-GitHub-Delivery": str(uuid.uuid4()),
-                "X-Hub-Signature-256": "sha256="
-                + hmac.new(secret, body, hashlib.sha256).hexdigest(),
-            },
-        )
-        if response.status_code != 202:
-            raise RuntimeError(f"intake answered {response.status_code}")
-        return self.simulator.requests
+    resources: ExitStack
 
     def close(self) -> None:
-        self.app.extensions["foureyes"].engine.dispose()
-        self.simulator.stop()
+        self.resources.close()
 
 
 def start_gate(extra: dict[str, str] | None = None) -> InProcessGate:
-    """A simulator with `acme/bench` (policy, reviewers) and the app wired to it."""
-    simulator = Simulator()
-    simulator.start()
+    """A simulator with `acme/bench` (policy, reviewers) and the app wired to it; `extra`
+    adds or overrides settings."""
+    resources = ExitStack()
+    simulator = resources.enter_context(Simulator())
     ticks = iter(range(1, 10_000_000))
     start = datetime.now(UTC).replace(microsecond=0)
     # One simulated second per change: successive changes differ in `updated_at`.
@@ -82,19 +54,8 @@ def start_gate(extra: dict[str, str] | None = None) -> InProcessGate:
         simulator.set_role(REPO, login, "write")
     simulator.add_user(AGENT)
     workdir = Path(tempfile.mkdtemp(prefix="foureyes-bench-"))
-    settings = Settings.from_mapping(
-        {
-            "APP_ID": str(installed.app_id),
-            "PRIVATE_KEY": installed.private_key,
-            "WEBHOOK_SECRET": installed.webhook_secret,
-            "GITHUB_API_URL": simulator.url,
-            "DATABASE_URL": f"sqlite:///{workdir / 'foureyes.sqlite'}",
-            "FOUREYES_INSTANCE_PATH": str(workdir),
-            "FOUREYES_EAGER": "1",
-            **(extra or {}),
-        }
-    )
-    return InProcessGate(simulator, installed, create_app(settings), workdir)
+    app = resources.enter_context(eager_app(simulator, installed, workdir, extra))
+    return InProcessGate(simulator, installed, app, workdir, resources)
 
 
 def large_pull_request(

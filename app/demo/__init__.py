@@ -6,29 +6,11 @@ from __future__ import annotations
 import logging
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 from app.audit.trail import gather, render
 from app.audit.verify import verify
-
-# The timeline is the demo's output: the app's own logs (migrations, HTTP calls, tasks)
-# would drown it. structlog's JSON logs are quietened once the app has configured them.
-NOISY = ("", "alembic", "httpx", "celery")
-
-
-@contextmanager
-def _quiet_logs() -> Iterator[None]:
-    loggers = [logging.getLogger(name) for name in NOISY]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        for logger, level in zip(loggers, levels, strict=True):
-            logger.setLevel(level)
 
 
 def run_demo(
@@ -45,11 +27,12 @@ def run_demo(
     from app.logging import configure_logging
     from app.simulator.routes_oauth import sign_in
 
-    with tempfile.TemporaryDirectory(prefix="foureyes-demo-") as scratch, _quiet_logs():
+    # The timeline is the demo's output: the app's own lines (migrations, HTTP calls,
+    # tasks) would drown it, so only warnings, as text.
+    configure_logging(logging.WARNING, human=True)
+    with tempfile.TemporaryDirectory(prefix="foureyes-demo-") as scratch:
         folder = workdir or Path(scratch)
         with local_stack(folder) as stack:
-            configure_logging(logging.WARNING)
-            logging.getLogger().setLevel(logging.WARNING)
             timeline = Timeline(echo)
             echo(f"foureyes demo: an agent, the human it works for, and the maintainers of {REPO}")
             echo(f"(simulated GitHub {stack.sim.url}, foureyes {stack.url})")

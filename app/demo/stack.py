@@ -1,7 +1,13 @@
-"""foureyes in one process: the GitHub simulator, a workload-identity issuer, and the app
-served on 127.0.0.1 by a werkzeug thread (so the simulator delivers webhooks over real
-HTTP), with Celery eager (every task runs inside the request that queued it) and SQLite
-in a folder of its own. `foureyes demo` plays its story on it; tests drive it too.
+"""foureyes in one process, the one builder of it for the demo, the benchmarks and the
+tests: the app wired to the GitHub simulator as an installed app, with Celery eager
+(every task runs inside the request that queued it) and SQLite in a folder of its own.
+
+- `stack_settings` / `eager_app`: that app, for a caller that holds the simulator and
+  drives the app through its test client (unit tests, the in-process benchmarks);
+  `EagerGate` delivers the simulator's webhooks to it, signed, as GitHub would.
+- `local_stack`: the whole of it: a simulator of its own, a workload-identity issuer, and
+  the app served on 127.0.0.1 by a werkzeug thread, so the simulator delivers webhooks
+  over real HTTP. `foureyes demo` plays its story on it; tests drive it too.
 """
 
 from __future__ import annotations
@@ -9,6 +15,7 @@ from __future__ import annotations
 import json
 import secrets
 import threading
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -20,7 +27,9 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from app.config import Settings
 from app.demo.issuer import DemoIssuer
+from app.replay import WEBHOOK_PATH, delivery_headers
 from app.simulator import Installed, Simulator
+from app.simulator.model import RecordedRequest
 from app.simulator.routes_oauth import oauth_client
 
 
@@ -65,13 +74,66 @@ def _serve(server: BaseWSGIServer) -> threading.Thread:
     return thread
 
 
+def stack_settings(
+    sim: Simulator, installed: Installed, workdir: Path, env: Mapping[str, str] | None = None
+) -> Settings:
+    """foureyes as `installed` on `sim`, Celery eager, SQLite in `workdir`; `env` adds or
+    overrides settings (trusted issuers, REDIS_URL, an admin token...)."""
+    return Settings.from_mapping(
+        {
+            "APP_ID": str(installed.app_id),
+            "PRIVATE_KEY": installed.private_key,
+            "WEBHOOK_SECRET": installed.webhook_secret,
+            "GITHUB_API_URL": sim.url,
+            "DATABASE_URL": f"sqlite:///{workdir / 'foureyes.sqlite'}",
+            "FOUREYES_INSTANCE_PATH": str(workdir / "instance"),
+            "FOUREYES_EAGER": "1",
+            **(env or {}),
+        }
+    )
+
+
+@contextmanager
+def eager_app(
+    sim: Simulator, installed: Installed, workdir: Path, env: Mapping[str, str] | None = None
+) -> Iterator[Flask]:
+    """The app built from `stack_settings`; its database connections closed on exit."""
+    from app import create_app
+
+    flask_app = create_app(stack_settings(sim, installed, workdir, env))
+    try:
+        yield flask_app
+    finally:
+        flask_app.extensions["foureyes"].engine.dispose()
+
+
+@dataclass
+class EagerGate:
+    """The app of `eager_app` and the simulator it is installed on."""
+
+    simulator: Simulator
+    installed: Installed
+    app: Flask
+
+    def deliver(self, event: str, payload: dict[str, Any] | None = None) -> list[RecordedRequest]:
+        """Deliver `payload` (default: the simulator's last webhook) to the intake, signed;
+        returns the requests its handling cost GitHub. Raises unless it was queued (202)."""
+        body = json.dumps(payload or self.simulator.last_payload).encode()
+        headers = delivery_headers(self.installed.webhook_secret, body, event, str(uuid.uuid4()))
+        self.simulator.clear_requests()
+        response = self.app.test_client().post(WEBHOOK_PATH, data=body, headers=headers)
+        if response.status_code != 202:
+            raise RuntimeError(
+                f"intake answered {response.status_code}: {response.get_data(as_text=True)}"
+            )
+        return self.simulator.requests
+
+
 @contextmanager
 def local_stack(
     workdir: Path, *, account: str = "acme", env: Mapping[str, str] | None = None
 ) -> Iterator[LocalStack]:
     """Start everything; `env` adds or overrides settings. Stopped on exit."""
-    from app import create_app
-
     with ExitStack() as stack:
         sim = Simulator()
         sim.start()
@@ -83,25 +145,16 @@ def local_stack(
         installed = sim.install(account=account)
         client_id, client_secret = oauth_client(sim.world, installed.app_id)
         admin_token = secrets.token_urlsafe(24)
-        settings = Settings.from_mapping(
-            {
-                "APP_ID": str(installed.app_id),
-                "PRIVATE_KEY": installed.private_key,
-                "WEBHOOK_SECRET": installed.webhook_secret,
-                "GITHUB_API_URL": sim.url,
-                "FOUREYES_URL": url,
-                "DATABASE_URL": f"sqlite:///{workdir / 'foureyes.sqlite'}",
-                "FOUREYES_INSTANCE_PATH": str(workdir / "instance"),
-                "FOUREYES_EAGER": "1",
-                "FOUREYES_TRUSTED_ISSUERS": json.dumps([{"issuer": issuer.url}]),
-                "FOUREYES_ADMIN_TOKEN": admin_token,
-                "GITHUB_CLIENT_ID": client_id,
-                "GITHUB_CLIENT_SECRET": client_secret,
-                **(env or {}),
-            }
-        )
-        flask_app = create_app(settings)
-        stack.callback(flask_app.extensions["foureyes"].engine.dispose)
+        env = {
+            "FOUREYES_URL": url,
+            "FOUREYES_TRUSTED_ISSUERS": json.dumps([issuer.trusted]),
+            "FOUREYES_ADMIN_TOKEN": admin_token,
+            "GITHUB_CLIENT_ID": client_id,
+            "GITHUB_CLIENT_SECRET": client_secret,
+            **(env or {}),
+        }
+        flask_app = stack.enter_context(eager_app(sim, installed, workdir, env))
+        settings = flask_app.extensions["foureyes"].settings
         late.app = flask_app
         thread = _serve(server)
         stack.callback(thread.join, 5)

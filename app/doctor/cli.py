@@ -25,13 +25,10 @@ def doctor(as_json: bool, verbose: bool) -> None:
     from githubkit.exception import GitHubException
 
     from app.doctor import render_table, run_doctor
-    from app.logging import configure_logging
     from app.manifest import load_manifest
     from app.migrate import upgrade
     from app.services import build_services
 
-    # Logs go to stderr, so stdout carries only the report (`--json | jq`).
-    configure_logging()
     try:
         settings = Settings.from_env()
         if settings.setup_mode:

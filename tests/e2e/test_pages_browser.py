@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +23,7 @@ import pytest
 
 from app.demo.issuer import DemoIssuer
 from app.demo.story import POLICY
+from app.serve import web_command
 from app.simulator.routes_oauth import oauth_client, sign_in
 from tests.e2e.conftest import (
     Stack,
@@ -99,11 +99,12 @@ def pages(stack: Stack) -> Iterator[Pages]:
             "FOUREYES_URL": running.url,
             "GITHUB_CLIENT_ID": client_id,
             "GITHUB_CLIENT_SECRET": client_secret,
-            "FOUREYES_TRUSTED_ISSUERS": json.dumps([{"issuer": issuer.url}]),
+            "FOUREYES_TRUSTED_ISSUERS": json.dumps([issuer.trusted]),
         }
         port = running.url.rsplit(":", 1)[1]
-        args = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "app:create_app()"]
-        process = start_process("pages-web", args, env, stack.workdir)
+        process = start_process(
+            "pages-web", web_command(f"127.0.0.1:{port}", 1), env, stack.workdir
+        )
         try:
             wait_ready(running.url, [process], stack.workdir)
             yield running

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -21,15 +22,32 @@ pytestmark = pytest.mark.e2e
 
 
 def serve(workdir: Path, env: dict[str, str], port: int) -> subprocess.Popen:
+    """`foureyes serve`: its stderr in `serve.log`, its stdout in `serve.out`."""
     log = open(workdir / "serve.log", "wb")  # noqa: SIM115 - lives as long as the process
+    out = open(workdir / "serve.out", "wb")  # noqa: SIM115
     return subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers", "1"],
         env=env,
         cwd=workdir,
-        stdout=log,
-        stderr=subprocess.STDOUT,
+        stdout=out,
+        stderr=log,
         start_new_session=True,
     )
+
+
+def console(workdir: Path) -> list[dict]:
+    """Every line serve wrote, each a JSON object (its children's lines too); nothing on
+    stdout."""
+    assert (workdir / "serve.out").read_text() == ""
+    lines = (workdir / "serve.log").read_text().splitlines()
+    parsed = []
+    for line in lines:
+        try:
+            parsed.append(json.loads(line))
+        except ValueError:
+            pytest.fail(f"not a JSON line on serve's console: {line!r}")
+    assert all(isinstance(entry, dict) for entry in parsed)
+    return parsed
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -50,52 +68,69 @@ def base_env(workdir: Path) -> dict[str, str]:
     } | {key: "" for key in ("REDIS_URL", "DATABASE_URL", "APP_ID")}
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[Simulator]:
+@contextmanager
+def serving(workdir: Path) -> Iterator[tuple[Simulator, str]]:
+    """`foureyes serve` on the embedded default, installed on a simulator of its own and
+    receiving its webhooks; (simulator, URL). Stopped on exit."""
     simulator = Simulator()
     simulator.start()
     installed = simulator.install(account="acme")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = base_env(tmp_path) | {
+    env = base_env(workdir) | {
         "APP_ID": str(installed.app_id),
         "PRIVATE_KEY": installed.private_key,
         "WEBHOOK_SECRET": installed.webhook_secret,
         "GITHUB_API_URL": simulator.url,
         "FOUREYES_URL": url,
     }
-    process = serve(tmp_path, env, port)
+    process = serve(workdir, env, port)
     try:
-        wait_ready(url, [process], tmp_path, path="/healthz")
+        wait_ready(url, [process], workdir, path="/healthz")
         simulator.configure_webhook(installed.app_id, url)
-        yield simulator
+        yield simulator, url
     finally:
         stop(process)
         simulator.stop()
 
 
-def test_serve_gates_a_pull_request_on_the_embedded_default(served: Simulator, tmp_path: Path):
-    simulator = served
+def test_serve_gates_a_pull_request_on_the_embedded_default(tmp_path: Path):
+    """The gate works on serve's embedded default; and its console is JSON lines only
+    (gunicorn's, Celery's, Python's warnings, Celery's shutdown notice), the start line
+    saying what runs where, without the libraries' chatter."""
     repo = "acme/embedded"
-    simulator.add_repo(repo, files={"README.md": "# x\n", ".github/foureyes.yml": AGENT_POLICY})
-    simulator.add_user("maintainer")
-    simulator.set_role(repo, "maintainer", "write")
-    number = simulator.open_pull_request(
-        repo, author="ci-agent-1", head_ref="fix", files={"a.py": "1\n"}
-    )
+    with serving(tmp_path) as (simulator, url):
+        simulator.add_repo(repo, files={"README.md": "# x\n", ".github/foureyes.yml": AGENT_POLICY})
+        simulator.add_user("maintainer")
+        simulator.set_role(repo, "maintainer", "write")
+        number = simulator.open_pull_request(
+            repo, author="ci-agent-1", head_ref="fix", files={"a.py": "1\n"}
+        )
 
-    def conclusion() -> str | None:
-        world = simulator.world
-        with world.lock:
-            head = world.repo(repo).pulls[number].head_sha
-            runs = [r for r in world.check_runs.values() if r.head_sha == head]
-        return runs[0].conclusion if runs and runs[0].status == "completed" else None
+        def conclusion() -> str | None:
+            world = simulator.world
+            with world.lock:
+                head = world.repo(repo).pulls[number].head_sha
+                runs = [r for r in world.check_runs.values() if r.head_sha == head]
+            return runs[0].conclusion if runs and runs[0].status == "completed" else None
 
-    wait_for(lambda: conclusion() == "action_required", 60, "the gate to block")
-    simulator.review(repo, number, "maintainer")
-    wait_for(lambda: conclusion() == "success", 60, "the gate to pass")
+        wait_for(lambda: conclusion() == "action_required", 60, "the gate to block")
+        simulator.review(repo, number, "maintainer")
+        wait_for(lambda: conclusion() == "success", 60, "the gate to pass")
+        assert httpx.get(f"{url}/no-such-page", timeout=5).status_code == 404
     assert (tmp_path / "instance" / "broker.sqlite").exists()
     assert (tmp_path / "instance" / "foureyes.sqlite").exists()
+
+    entries = console(tmp_path)
+    [started] = [entry for entry in entries if entry["event"] == "serve.started"]
+    assert started["web"] == url and started["port"] == int(url.rsplit(":", 1)[1])
+    assert started["worker"] == "celery, 1 process"
+    assert started["scheduler"] == "celery beat, in the worker"
+    assert started["database"].startswith("sqlite:///")
+    assert started["redis"] is None and started["broker"] == "embedded (SQLite)"
+    assert url in started["message"]
+    loggers = {entry.get("logger", "") for entry in entries}
+    assert not {name for name in loggers if name.startswith(("httpx", "alembic", "gunicorn"))}
 
 
 def test_serve_without_an_app_id_serves_the_registration_page(tmp_path: Path):
@@ -108,12 +143,12 @@ def test_serve_without_an_app_id_serves_the_registration_page(tmp_path: Path):
         assert page.status_code == 200
         assert "setup code" in page.text and "manifest" not in page.text
         # The operator reads the one-time code on the console, in the `setup.open` line.
-        [opened] = [
-            json.loads(line)
-            for line in (tmp_path / "serve.log").read_text().splitlines()
-            if '"setup.open"' in line
-        ]
+        entries = console(tmp_path)
+        [opened] = [entry for entry in entries if entry["event"] == "setup.open"]
         assert opened["url"] == f"{url}/setup"
+        [started] = [entry for entry in entries if entry["event"] == "serve.started"]
+        assert started["setup_page"] == f"{url}/setup" and started["worker"] is None
+        assert f"registration page {url}/setup" in started["message"]
         page = httpx.post(f"{url}/setup", data={"setup_code": opened["setup_code"]}, timeout=5)
         assert page.status_code == 200
         assert "manifest" in page.text

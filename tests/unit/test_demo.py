@@ -4,15 +4,37 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from click.testing import CliRunner
 
 from app.cli import cli
 
 
-def test_the_demo_plays_the_story_and_prints_the_audit_trail():
+def play() -> str:
     result = CliRunner().invoke(cli, ["demo"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    out = result.output
+    return result.output
+
+
+@pytest.fixture(scope="module")
+def first_run() -> str:
+    return play()
+
+
+def identities(out: str) -> set[str]:
+    """The agent's identity wherever the demo prints it."""
+    return set(re.findall(r"agent:? (\S+ agent:acme/\w+)", out))
+
+
+def test_the_agent_reads_the_same_in_every_run(first_run: str):
+    """The demo's issuer listens on a port of the moment; the identity it prints (the
+    issuer's name, then the subject) does not carry it."""
+    assert identities(first_run) == {"http://127.0.0.1/demo-issuer agent:acme/fixer"}
+    assert identities(play()) == identities(first_run)
+
+
+def test_the_demo_plays_the_story_and_prints_the_audit_trail(first_run: str):
+    out = first_run
     assert "the simulated GitHub refused" not in out
     timeline, _, trail = out.partition("audit trail: agent ")
     steps = [

@@ -25,8 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from werkzeug.test import EnvironBuilder
 
-from app import create_app
-from app.config import Settings
+from app.demo.stack import eager_app
 from app.simulator import Installed, Simulator
 from tests.oidc import OidcIssuer
 
@@ -106,20 +105,13 @@ def flask_app(
 ) -> Iterator[Flask]:
     simulator, installed = world
     path: Path = tmp_path_factory.mktemp("fuzz")
-    settings_ = Settings.from_mapping(
-        {
-            "APP_ID": str(installed.app_id),
-            "PRIVATE_KEY": installed.private_key,
-            "WEBHOOK_SECRET": SECRET,
-            "GITHUB_API_URL": simulator.url,
-            "DATABASE_URL": f"sqlite:///{path / 'foureyes.sqlite'}",
-            "FOUREYES_INSTANCE_PATH": str(path),
-            "FOUREYES_TRUSTED_ISSUERS": json.dumps([{"issuer": issuer.url}]),
-        }
-    )
-    flask_app = create_app(settings_)
-    yield flask_app
-    flask_app.extensions["foureyes"].engine.dispose()
+    env = {
+        "WEBHOOK_SECRET": SECRET,
+        "FOUREYES_EAGER": "",
+        "FOUREYES_TRUSTED_ISSUERS": json.dumps([{"issuer": issuer.url}]),
+    }
+    with eager_app(simulator, installed, path, env) as flask_app:
+        yield flask_app
 
 
 @pytest.fixture(scope="module")

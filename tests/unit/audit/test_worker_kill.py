@@ -66,6 +66,8 @@ def test_a_killed_worker_loses_no_event_and_writes_it_once(tmp_path, sqlite_url,
         REDIS_URL=redis_url,
         FOUREYES_INSTANCE_PATH=str(instance),
         FOUREYES_VISIBILITY_TIMEOUT=str(VISIBILITY_TIMEOUT),
+        # Celery's own INFO lines ("Task ... received"), which the test waits for.
+        FOUREYES_VERBOSE="1",
         PYTHONPATH=str(ROOT),
     )
     engine = make_engine(sqlite_url)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app import create_app
 from app.audit.query import events
-from app.config import Settings
+from app.demo.stack import eager_app
 from app.simulator.governance import add_environment
 from app.state import held_lock
 from tests.unit.doctor.conftest import REPO
@@ -17,10 +16,8 @@ TASK = "workers.doctor.check_drift"
 @pytest.fixture
 def scheduled(doctor):
     """The web app with its Celery app (tasks inline), as the beat would run the task."""
-    env = doctor.env()
-    flask_app = create_app(Settings.from_mapping({**env, "FOUREYES_EAGER": "1"}))
-    yield flask_app
-    flask_app.extensions["foureyes"].engine.dispose()
+    with eager_app(doctor.sim, doctor.installed, doctor.workdir) as flask_app:
+        yield flask_app
 
 
 def run(flask_app) -> list[str]:

@@ -8,20 +8,13 @@ change, so successive changes have distinct `updated_at`s as they would in real 
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
-import uuid
-from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
-from flask import Flask
 
-from app import create_app
-from app.config import Settings
-from app.simulator import Installed, Simulator
+from app.demo.stack import EagerGate, eager_app
+from app.simulator import Simulator
 from app.simulator.model import CheckRun, RecordedRequest
 
 REPO = "acme/widgets"
@@ -38,30 +31,8 @@ merge:
 """
 
 
-@dataclass
-class Gate:
-    simulator: Simulator
-    installed: Installed
-    app: Flask
-
-    def deliver(self, event: str, payload: dict[str, Any] | None = None) -> list[RecordedRequest]:
-        """Deliver `payload` (default: the last webhook) and return the requests it cost."""
-        body = json.dumps(payload or self.simulator.last_payload).encode()
-        secret = self.installed.webhook_secret.encode()
-        signature = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
-        self.simulator.clear_requests()
-        response = self.app.test_client().post(
-            "/api/github/webhooks",
-            data=body,
-            headers={
-                "Content-Type": "application/json",
-                "X-GitHub-Event": event,
-                "X-GitHub-Delivery": str(uuid.uuid4()),
-                "X-Hub-Signature-256": signature,
-            },
-        )
-        assert response.status_code == 202, response.get_data(as_text=True)
-        return self.simulator.requests
+class Gate(EagerGate):
+    """The gate on `acme/widgets` (policy, humans, an agent), tasks inline."""
 
     def check_runs(self, sha: str) -> list[CheckRun]:
         world = self.simulator.world
@@ -84,7 +55,7 @@ def conditional(requests: list[RecordedRequest]) -> list[str]:
 
 
 @pytest.fixture
-def gate(tmp_path, simulator: Simulator, monkeypatch: pytest.MonkeyPatch) -> Gate:
+def gate(tmp_path, simulator: Simulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[Gate]:
     ticks = iter(range(1, 1_000_000))
     start = datetime.now(UTC).replace(microsecond=0)
     monkeypatch.setattr(simulator.world, "now", lambda: start + timedelta(seconds=next(ticks)))
@@ -94,15 +65,5 @@ def gate(tmp_path, simulator: Simulator, monkeypatch: pytest.MonkeyPatch) -> Gat
         simulator.add_user(login)
         simulator.set_role(REPO, login, role)
     simulator.add_user(AGENT)
-    settings = Settings.from_mapping(
-        {
-            "APP_ID": str(installed.app_id),
-            "PRIVATE_KEY": installed.private_key,
-            "WEBHOOK_SECRET": installed.webhook_secret,
-            "GITHUB_API_URL": simulator.url,
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'foureyes.sqlite'}",
-            "FOUREYES_INSTANCE_PATH": str(tmp_path),
-            "FOUREYES_EAGER": "1",
-        }
-    )
-    return Gate(simulator, installed, create_app(settings))
+    with eager_app(simulator, installed, tmp_path) as flask_app:
+        yield Gate(simulator, installed, flask_app)

@@ -7,7 +7,6 @@ import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,10 +16,10 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 from werkzeug.test import TestResponse
 
-from app import create_app
 from app.audit.models import AuditEvent
-from app.config import Settings, TrustedIssuer
+from app.config import TrustedIssuer
 from app.db import make_engine
+from app.demo.stack import eager_app
 from app.identity.jwks import IssuerKeys
 from app.migrate import upgrade
 from app.simulator import Simulator
@@ -110,22 +109,6 @@ class Broker:
             return list(session.scalars(select(model)))
 
 
-def settings_for(sim: Simulator, installed: Any, issuer: OidcIssuer, tmp_path: Path, **extra: str):
-    return Settings.from_mapping(
-        {
-            "APP_ID": str(installed.app_id),
-            "PRIVATE_KEY": installed.private_key,
-            "WEBHOOK_SECRET": installed.webhook_secret,
-            "GITHUB_API_URL": sim.url,
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'foureyes.sqlite'}",
-            "FOUREYES_INSTANCE_PATH": str(tmp_path / "instance"),
-            "FOUREYES_EAGER": "1",
-            "FOUREYES_TRUSTED_ISSUERS": json.dumps([{"issuer": issuer.url}]),
-            **extra,
-        }
-    )
-
-
 @pytest.fixture(params=["sql"])
 def broker(request, tmp_path, issuer, simulator) -> Iterator[Broker]:
     """The broker on the SQL shared state; `@pytest.mark.parametrize("broker", ["sql",
@@ -135,20 +118,19 @@ def broker(request, tmp_path, issuer, simulator) -> Iterator[Broker]:
     simulator.add_repo("acme/other", files={".github/foureyes.yml": "version: 1\n"})
     simulator.add_repo("elsewhere/app", files={".github/foureyes.yml": policy})
     installed = simulator.install(account="acme")
-    extra = {}
+    extra = {"FOUREYES_TRUSTED_ISSUERS": json.dumps([{"issuer": issuer.url}])}
     if request.param == "redis":
         extra["REDIS_URL"] = request.getfixturevalue("redis_url")
-    flask_app = create_app(settings_for(simulator, installed, issuer, tmp_path, **extra))
-    deps = flask_app.extensions["foureyes"]
-    if request.param == "redis":
-        deps.state.prefix = f"test:{uuid.uuid4().hex}:"
-    try:
-        yield Broker(simulator, issuer, flask_app, flask_app.test_client())
-    finally:
+    with eager_app(simulator, installed, tmp_path, extra) as flask_app:
+        deps = flask_app.extensions["foureyes"]
         if request.param == "redis":
-            for key in deps.state.client.scan_iter(f"{deps.state.prefix}*"):
-                deps.state.client.delete(key)
-        deps.engine.dispose()
+            deps.state.prefix = f"test:{uuid.uuid4().hex}:"
+        try:
+            yield Broker(simulator, issuer, flask_app, flask_app.test_client())
+        finally:
+            if request.param == "redis":
+                for key in deps.state.client.scan_iter(f"{deps.state.prefix}*"):
+                    deps.state.client.delete(key)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import stat
 from html.parser import HTMLParser
@@ -206,7 +207,14 @@ def test_env_is_created_0600_even_with_a_lax_umask(simulator, setup_app, workdir
 def test_secrets_never_reach_the_logs(simulator, setup_app, workdir, monkeypatch, capfd, caplog):
     captured = structlog.testing.LogCapture()
     monkeypatch.setattr(
-        setup_views, "log", structlog.wrap_logger(structlog.ReturnLogger(), processors=[captured])
+        setup_views,
+        "log",
+        # Every level, whatever an earlier test configured (a CLI command: warnings only).
+        structlog.wrap_logger(
+            structlog.ReturnLogger(),
+            processors=[captured],
+            wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
+        ),
     )
     caplog.set_level("DEBUG")
     response, _ = register(simulator, setup_app.test_client())

@@ -15,8 +15,7 @@ from structlog.testing import CapturingLogger
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from app import create_app
-from app.config import Settings
+from app.demo.stack import eager_app
 from app.services import Services
 from app.simulator import Installed, Simulator
 
@@ -69,27 +68,11 @@ def receiver() -> Iterator[Receiver]:
         receiver.server.server_close()
 
 
-def settings_for(simulator: Simulator, installed: Installed, tmp_path: Path) -> Settings:
-    return Settings.from_mapping(
-        {
-            "APP_ID": str(installed.app_id),
-            "PRIVATE_KEY": installed.private_key,
-            "WEBHOOK_SECRET": installed.webhook_secret,
-            "GITHUB_API_URL": simulator.url,
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'foureyes.sqlite'}",
-            "FOUREYES_INSTANCE_PATH": str(tmp_path),
-            "FOUREYES_EAGER": "1",
-        }
-    )
-
-
 @pytest.fixture
 def flask_app(simulator: Simulator, installed: Installed, tmp_path: Path) -> Iterator[Flask]:
     """The app in eager mode (tasks run inline) on SQLite, talking to the simulator."""
-    flask_app = create_app(settings_for(simulator, installed, tmp_path))
-    with flask_app.app_context():
+    with eager_app(simulator, installed, tmp_path) as flask_app, flask_app.app_context():
         yield flask_app
-    flask_app.extensions["foureyes"].engine.dispose()
 
 
 @pytest.fixture
