@@ -87,7 +87,7 @@ def with_identity(
         {"assigned", "review_requested"} & set(entry.requester)
         for entry in matched_agents(policy, dataclasses.replace(facts, pushes=pushes))
     )
-    events = issue_events(gh, repository, number) if dismissed or assigning else []
+    events = issue_events(gh, deps.state, repository, number) if dismissed or assigning else []
     if assigning:
         with deps.sessions.begin() as session:
             acted.remember_requesters(

@@ -13,9 +13,11 @@ from githubkit import GitHub
 
 from app.errors import GoneError
 from app.github.client import github_errors, parse_time
-from app.github.gather import PER_PAGE, account, pages
+from app.github.gather import account, conditional_pages
 from app.policy.facts import Account, Requester
+from app.state import SharedState
 
+EVENTS_TTL = 3600.0  # a cached page of issue events, for its ETag
 ACTIVITY_LIMIT = 100  # the newest pushes of the head branch: enough to find its head's
 
 
@@ -51,17 +53,14 @@ def head_pushes(gh: GitHub, repository: str, head_ref: str, shas: list[str]) -> 
     return found
 
 
-def issue_events(gh: GitHub, repository: str, number: int) -> list[dict[str, Any]]:
-    """The pull request's issue events, as GitHub recorded them (each names its actor)."""
-    owner, name = repository.split("/", 1)
-    return list(
-        pages(
-            lambda page: gh.rest.issues.list_events(
-                owner, name, number, per_page=PER_PAGE, page=page
-            ),
-            10_000,
-        )
-    )
+def issue_events(
+    gh: GitHub, state: SharedState, repository: str, number: int
+) -> list[dict[str, Any]]:
+    """The pull request's issue events, as GitHub recorded them (each names its actor).
+    Conditional: read at every evaluation of such a pull request, unchanged they are a
+    free 304."""
+    path = f"/repos/{repository}/issues/{number}/events"
+    return list(conditional_pages(gh, state, path, 10_000, EVENTS_TTL))
 
 
 def assignment_requesters(events: list[dict[str, Any]]) -> list[Requester]:
