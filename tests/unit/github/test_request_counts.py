@@ -214,3 +214,29 @@ def test_a_policy_added_to_the_default_branch_is_read_at_once(gate: Gate):
     assert f"GET {POLICY_GET.removeprefix('GET ')}" in counted(requests)
     [run] = gate.check_runs(gate.head(number))
     assert run.conclusion == "action_required"  # the repository's policy: ci-agent-* gated
+
+
+def test_a_copilot_review_reads_its_issue_events_for_free_once_warm(gate: Gate):
+    """A catalogue agent that names its requester by assigning them (Copilot) has its
+    issue events read at each evaluation (a delivery may have been missed): unchanged,
+    they are a 304, and the review still costs three requests."""
+    gate.simulator.add_user("Copilot", type="Bot")
+    number = gate.simulator.open_pull_request(
+        REPO,
+        author="Copilot",
+        head_ref="copilot/fix",
+        files={"src/a.py": "1\n"},
+        assignees=["alice"],
+    )
+    gate.deliver("pull_request")
+    gate.simulator.review(REPO, number, "maintainer", state="CHANGES_REQUESTED")
+    gate.deliver("pull_request_review")
+    gate.simulator.review(REPO, number, "maintainer")
+    requests = gate.deliver("pull_request_review")
+    pull = f"/repos/{REPO}/pulls/{number}"
+    [run] = gate.check_runs(gate.head(number))
+    assert sorted(counted(requests)) == sorted(
+        [f"GET {pull}/reviews", OPEN_PULLS, f"PATCH /repos/{REPO}/check-runs/{run.id}"]
+    )
+    assert f"GET /repos/{REPO}/issues/{number}/events" in conditional(requests)
+    assert run.conclusion == "success"
