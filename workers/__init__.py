@@ -25,6 +25,7 @@ TASK_MODULES = [
     "workers.doctor",
     "workers.redelivery",
     "workers.reconcile",
+    "workers.leases",
 ]
 
 # Worker-loss and crash safety: a task is acknowledged only after it ran, and a task
@@ -82,7 +83,16 @@ def celery_init_app(flask_app: Flask, settings: Settings) -> Celery:
 
 def beat_schedule() -> dict[str, dict[str, Any]]:
     """Scheduled jobs; each task module that needs one lists it here."""
+    from workers.leases import SWEEP_EVERY
+
     return {
+        # A dead worker's evaluation runs again once its lease expires, not after the
+        # visibility timeout.
+        "sweep-expired-leases": {
+            "task": "workers.leases.sweep_expired_leases",
+            "schedule": SWEEP_EVERY,
+            "options": {"expires": SWEEP_EVERY},
+        },
         # Agent tokens die at their TTL (GitHub's own expiry is an hour).
         "revoke-due-agent-tokens": {"task": "workers.tokens.revoke_due_tokens", "schedule": 30.0},
         "reopen-lost-escalations": {
