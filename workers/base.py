@@ -11,8 +11,8 @@
   reconciliation re-evaluates what the task would have fixed.
 - A worker killed mid-task: `acks_late` and `reject_on_worker_lost` put the message back
   (after the broker's visibility timeout) and the task runs again; every task is
-  idempotent, so the second run has no duplicate effect. A `leased` task (an evaluation)
-  is put back within `LEASE_TTL` plus one sweep instead (`workers/leases.py`).
+  idempotent, so the second run has no duplicate effect. A `leased` task (a delivery's
+  handling, an evaluation) is put back within a lease and a sweep (`workers/leases.py`).
 - Redis down mid-task (state and broker both): the retry cannot be queued, and Celery
   would drop the task; it is requeued instead (or left to the visibility timeout).
 """

@@ -2,11 +2,11 @@
 
 A worker killed mid-task (SIGKILL, the OOM killer, a lost node) never acknowledges its
 message, and Redis hands it out again only after the broker's visibility timeout (300 s):
-meanwhile the pull request has no check. So a leased task (an evaluation) holds a lease
-while it runs: a Redis key with a short TTL (`LEASE_TTL`) that a heartbeat thread renews
-every `HEARTBEAT` seconds, and an entry naming the task in the `leases` hash. A run that
-ends in any way (done, retried, failed) gives its lease back; only a dead run leaves one
-to expire.
+meanwhile the pull request has no check. So a leased task (the path from an event to its
+check: a delivery's handling, an evaluation) holds a lease while it runs: a Redis key with
+a short TTL (`LEASE_TTL`) that a heartbeat thread renews every `HEARTBEAT` seconds, and an
+entry naming the task in the `leases` hash. A run that ends in any way (done, retried,
+failed) gives its lease back; only a dead run leaves one to expire.
 
 `sweep_expired_leases` (Celery beat, every `SWEEP_EVERY` seconds) claims each entry whose
 key has expired and puts that task's own unacknowledged message back at the head of its
