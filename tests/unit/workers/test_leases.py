@@ -9,12 +9,13 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import redis
 from celery import Celery
+from celery.contrib.testing.worker import start_worker
 from flask import Flask
 
 import workers.leases
@@ -166,5 +167,32 @@ def test_the_sweep_hands_a_dead_runs_own_message_out_again_at_once(
             assert not restore_unacked(connection.default_channel, task_id)  # moved, not copied
         assert sweep.apply().get() == 0  # claimed once
     finally:
-        broker.delete(queue)
+        broker.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
         leases.release(task_id)
+
+
+def test_a_leased_task_run_by_a_worker_holds_its_lease_until_it_ends(redis_app: Flask):
+    celery: Celery = redis_app.extensions["celery"]
+    queue = f"test-leases-{uuid.uuid4().hex[:8]}"
+    leases = Leases.of(redis_app.extensions["foureyes"].state)
+    seen: list[tuple[str | None, bool]] = []
+
+    @celery.task(bind=True, leased=True, name=f"test.leased.{queue}")
+    def leased_task(self) -> None:
+        seen.append((leases.client.hget(leases.index, self.request.id), leases.expired() == {}))
+
+    try:
+        with start_worker(celery, pool="solo", queues=[queue], perform_ping_check=False):
+            result = leased_task.apply_async(queue=queue)
+            wait_until(lambda: seen and not leases.client.hget(leases.index, result.id))
+    finally:
+        leases.client.delete(f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
+    assert seen == [(f"test.leased.{queue}", True)]
+    assert not leases.client.exists(leases.key(result.id))
+
+
+def wait_until(done: Callable[[], object], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
