@@ -80,7 +80,7 @@ def db_upgrade() -> None:
 @click.option("--port", default=DEFAULT_PORT, show_default=True, help="port to listen on")
 @click.option("--workers", default=2, show_default=True, help="web and worker processes each")
 def serve(host: str, port: int, workers: int) -> None:
-    """Run web, worker and scheduler on this machine (embedded broker without REDIS_URL)."""
+    """Run web, workers and scheduler on this machine (embedded broker without REDIS_URL)."""
     # serve's console is JSON lines, from the first (importing the server logs already).
     configure_logging()
     from app.serve import serve as run

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import structlog
@@ -16,6 +17,7 @@ from app.config import Settings
 from app.console import start_child, start_facts
 from app.db import make_engine
 from app.migrate import upgrade
+from workers import AUDIT_QUEUE, DEFAULT_QUEUE
 
 log = structlog.get_logger()
 
@@ -40,25 +42,44 @@ def web_command(
 
 
 def worker_command(
-    concurrency: int, *extra: str, loglevel: str = "INFO", schedule: Path | None = None
+    concurrency: int,
+    *extra: str,
+    loglevel: str = "INFO",
+    schedule: Path | None = None,
+    queues: Sequence[str] = (),
 ) -> list[str]:
     """The Celery worker command (the Procfile's `worker`; with `schedule`, also `beat`),
-    for `serve`, the tests and the bench. Gossip and mingle are off: foureyes uses
-    neither remote revokes nor worker-to-worker events, and they slow every start. The
-    banner is off (`--quiet`): the console carries JSON lines only."""
+    for `serve`, the tests and the bench; it consumes `queues` (none named: all of them).
+    Gossip and mingle are off: foureyes uses neither remote revokes nor worker-to-worker
+    events, and they slow every start. The banner is off (`--quiet`): the console carries
+    JSON lines only."""
     command = [sys.executable, "-m", "celery", "-A", "workers", "--quiet", "worker"]
     if schedule is not None:
         command += ["--beat", "--schedule", str(schedule.resolve())]
+    if queues:
+        command += ["--queues", ",".join(queues)]
     command += ["--concurrency", str(concurrency), "--loglevel", loglevel]
     return [*command, "--without-gossip", "--without-mingle", *extra]
 
 
+def audit_worker_command(*extra: str, loglevel: str = "INFO") -> list[str]:
+    """The audit worker (the Procfile's `audit`): one process that appends the queued audit
+    events, so that an evaluation never waits behind them on the `worker`'s pool."""
+    return worker_command(1, "--pool", "solo", *extra, loglevel=loglevel, queues=(AUDIT_QUEUE,))
+
+
 def commands(settings: Settings, host: str, port: int, workers: int) -> list[list[str]]:
-    """The processes `serve` runs: gunicorn, and (outside setup mode) a worker with beat."""
+    """The processes `serve` runs: gunicorn and (outside setup mode) a worker with beat and
+    the audit worker."""
     web = web_command(f"{host}:{port}", workers, "--access-logfile", "-")
     if settings.setup_mode:
         return [web]
-    return [web, worker_command(workers, schedule=settings.instance_path / "celerybeat-schedule")]
+    worker = worker_command(
+        workers,
+        schedule=settings.instance_path / "celerybeat-schedule",
+        queues=(DEFAULT_QUEUE,),
+    )
+    return [web, worker, audit_worker_command()]
 
 
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 3000, workers: int = 2) -> int:

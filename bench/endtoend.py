@@ -1,7 +1,8 @@
-"""End to end: webhook to published check run under gunicorn and one Celery worker
-process, against the simulator over HTTP; evaluations per second of that process in a
-burst; and the peak RSS of the web and worker processes after the burst (`python -m
-bench.soak` prints the same after its 10,000 deliveries)."""
+"""End to end: webhook to published check run under gunicorn, one Celery worker process
+and the audit worker (as `foureyes serve` runs them), against the simulator over HTTP;
+evaluations per second of that process in a burst; and the peak RSS of the web and
+worker processes after the burst (`python -m bench.soak` prints the same after its 10,000
+deliveries)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from bench.inproc import AGENT, POLICY, REPO
 from bench.report import Row, ms, percentile, ratio
 from bench.servers import (
     BENCH_REDIS_URL,
+    audit_worker,
     celery_worker,
     children,
     gunicorn,
@@ -87,7 +89,8 @@ def run(sequential: int, burst: int) -> list[Row]:
         "FOUREYES_INSTANCE_PATH": str(here / "instance"),
     }
     web, url = gunicorn("app:create_app()", env, here, "web")
-    worker = celery_worker(env, here, concurrency=1)
+    worker = celery_worker(env, here, concurrency=1, queues=("celery",))
+    auditor = audit_worker(env, here)
     try:
         simulator.configure_webhook(installed.app_id, url)
 
@@ -126,6 +129,7 @@ def run(sequential: int, burst: int) -> list[Row]:
         peak_web, peak_worker = memory(web_pids, "VmHWM"), memory(worker_pids, "VmHWM")
     finally:
         stop(worker)
+        stop(auditor)
         stop(web)
         simulator.stop()
         broker.flushdb()

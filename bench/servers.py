@@ -7,12 +7,12 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import httpx
 
-from app.serve import web_command, worker_command
+from app.serve import audit_worker_command, web_command, worker_command
 
 BENCH_REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/8")
 WEB_WORKERS = 2
@@ -70,8 +70,16 @@ def gunicorn(
     return process, url
 
 
-def celery_worker(env: dict[str, str], workdir: Path, concurrency: int = 1) -> subprocess.Popen:
-    return spawn(worker_command(concurrency, loglevel="WARNING"), env, workdir / "worker.log")
+def celery_worker(
+    env: dict[str, str], workdir: Path, concurrency: int = 1, queues: Sequence[str] = ()
+) -> subprocess.Popen:
+    command = worker_command(concurrency, loglevel="WARNING", queues=queues)
+    return spawn(command, env, workdir / "worker.log")
+
+
+def audit_worker(env: dict[str, str], workdir: Path) -> subprocess.Popen:
+    """The audit worker of `foureyes serve` and the Procfile's `audit`."""
+    return spawn(audit_worker_command(loglevel="WARNING"), env, workdir / "audit-worker.log")
 
 
 def children(pid: int) -> list[int]:

@@ -25,7 +25,13 @@ TASK_MODULES = [
     "workers.doctor",
     "workers.redelivery",
     "workers.reconcile",
+    "workers.leases",
 ]
+
+# Audit appends have a queue of their own, consumed by the audit worker
+# (`app.serve.audit_worker_command`): an evaluation never waits behind them.
+DEFAULT_QUEUE = "celery"
+AUDIT_QUEUE = "audit"
 
 # Worker-loss and crash safety: a task is acknowledged only after it ran, and a task
 # whose worker died is delivered again. Every task is idempotent.
@@ -34,9 +40,9 @@ CELERY_DEFAULTS: dict[str, Any] = {
     "task_reject_on_worker_lost": True,
     "worker_prefetch_multiplier": 1,
     "task_ignore_result": True,
-    "task_default_queue": "celery",
-    "task_queues": (Queue("celery"), Queue("audit")),
-    "task_routes": {"workers.audit.*": {"queue": "audit"}},
+    "task_default_queue": DEFAULT_QUEUE,
+    "task_queues": (Queue(DEFAULT_QUEUE), Queue(AUDIT_QUEUE)),
+    "task_routes": {"workers.audit.*": {"queue": AUDIT_QUEUE}},
     "broker_connection_retry_on_startup": True,
     # Intake answers 503 quickly when the broker is down, rather than hanging.
     "task_publish_retry_policy": {"max_retries": 2, "interval_start": 0, "interval_step": 0.2},
@@ -82,7 +88,16 @@ def celery_init_app(flask_app: Flask, settings: Settings) -> Celery:
 
 def beat_schedule() -> dict[str, dict[str, Any]]:
     """Scheduled jobs; each task module that needs one lists it here."""
+    from workers.leases import SWEEP_EVERY
+
     return {
+        # A dead worker's evaluation runs again once its lease expires, not after the
+        # visibility timeout.
+        "sweep-expired-leases": {
+            "task": "workers.leases.sweep_expired_leases",
+            "schedule": SWEEP_EVERY,
+            "options": {"expires": SWEEP_EVERY},
+        },
         # Agent tokens die at their TTL (GitHub's own expiry is an hour).
         "revoke-due-agent-tokens": {"task": "workers.tokens.revoke_due_tokens", "schedule": 30.0},
         "reopen-lost-escalations": {

@@ -11,7 +11,8 @@
   reconciliation re-evaluates what the task would have fixed.
 - A worker killed mid-task: `acks_late` and `reject_on_worker_lost` put the message back
   (after the broker's visibility timeout) and the task runs again; every task is
-  idempotent, so the second run has no duplicate effect.
+  idempotent, so the second run has no duplicate effect. A `leased` task (a delivery's
+  handling, an evaluation) is put back within a lease and a sweep (`workers/leases.py`).
 - Redis down mid-task (state and broker both): the retry cannot be queued, and Celery
   would drop the task; it is requeued instead (or left to the visibility timeout).
 """
@@ -21,7 +22,7 @@ from __future__ import annotations
 import random
 import secrets
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 import structlog
@@ -30,7 +31,9 @@ from celery.exceptions import Reject
 from prometheus_client import Counter
 
 from app.errors import GoneError, TransientError
+from app.services import services
 from app.state import SharedState
+from workers.leases import held_lease
 
 log = structlog.get_logger()
 
@@ -94,6 +97,8 @@ class FoureyesTask(Task):
     acks_late = True
     reject_on_worker_lost = True
     max_retries = 12
+    # Hold a lease while running, so a dead worker's run is handed out again in seconds.
+    leased = False
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         # A task run inline by another (eager mode) gives the caller its log context back.
@@ -101,7 +106,8 @@ class FoureyesTask(Task):
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(task=self.name, task_id=self.request.id)
         try:
-            return super().__call__(*args, **kwargs)
+            with self._lease():
+                return super().__call__(*args, **kwargs)
         except TransientError as exc:
             return self._defer(exc)
         except GoneError as exc:
@@ -111,6 +117,11 @@ class FoureyesTask(Task):
         finally:
             structlog.contextvars.clear_contextvars()
             structlog.contextvars.bind_contextvars(**outer)
+
+    def _lease(self) -> AbstractContextManager[None]:
+        if not self.leased or self.request.is_eager or not self.request.id:
+            return nullcontext()
+        return held_lease(services().state, self.request.id, self.name)
 
     def _defer(self, exc: TransientError) -> Any:
         attempt = self.request.retries + 1

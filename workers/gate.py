@@ -281,7 +281,7 @@ def reevaluate_installation(installation_id: int) -> int:
     return len(repositories)
 
 
-@shared_task(name="workers.gate.evaluate_pull_request", bind=True)
+@shared_task(name="workers.gate.evaluate_pull_request", bind=True, leased=True)
 def evaluate_pull_request(self: Any, installation_id: int, repository: str, number: int) -> str:
     """Evaluate one pull request at its current head and publish the check run.
 
@@ -524,7 +524,7 @@ def record_decision(
     log.info("gate.published", head_sha=head_sha, conclusion=str(result.conclusion))
 
 
-@shared_task(name="workers.gate.evaluate_merge_group", bind=True)
+@shared_task(name="workers.gate.evaluate_merge_group", bind=True, leased=True)
 def evaluate_merge_group(
     self: Any, installation_id: int, repository: str, group: dict[str, str]
 ) -> str:

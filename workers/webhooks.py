@@ -49,7 +49,7 @@ COMPRESSION = "zlib"
 ZLIB_CONTENT_TYPE = "application/x-gzip"  # the header kombu writes for, and reads as, zlib
 
 
-@shared_task(name="workers.webhooks.process_delivery", compression=COMPRESSION)
+@shared_task(name="workers.webhooks.process_delivery", compression=COMPRESSION, leased=True)
 def process_delivery(event: str, delivery: str, payload: dict[str, Any]) -> int:
     """Handle one accepted delivery. Idempotent: a redelivered task re-runs safely."""
     found = payload.get("installation")

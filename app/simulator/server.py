@@ -141,6 +141,7 @@ class Simulator(Story):
         return self.url
 
     def stop(self) -> None:
+        self.close_deliveries()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

@@ -4,9 +4,9 @@ ends with every pull request in its correct state and every audit event exactly 
 
 The module runs its own stack on a private redis-server (append-only file, so a restart
 keeps the queues, as a production Redis must) that it may stop and start; the machine's
-shared Redis is never touched. The worker runs in its own process group so that a
-SIGKILL takes its pool children too, and with a 15 s visibility timeout so that the
-task of a killed worker is delivered again within the test.
+shared Redis is never touched. The worker runs with the production default settings
+(the broker's 300 s visibility timeout) and with beat, as `foureyes serve` runs it, in its
+own process group so that a SIGKILL takes its pool children and beat too.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import pytest
 import redis
 from celery import Celery
 
+from app import serve
 from app.simulator import Simulator
 from tests.e2e.conftest import (
     Stack,
@@ -33,12 +34,12 @@ from tests.e2e.conftest import (
     stop_process,
     wait_for,
     wait_ready,
-    worker_command,
 )
 
 pytestmark = pytest.mark.e2e
 
-VISIBILITY_TIMEOUT = 15
+# What issue 16 asks of a killed worker: a completed check within a minute of a fresh start.
+RECOVERY_DEADLINE = 60
 AGENT = "copilot-swe-agent[bot]"
 POLICY = """\
 version: 1
@@ -119,7 +120,7 @@ def private_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateR
 def start_worker(stack: Stack) -> subprocess.Popen:
     log = open(stack.workdir / "worker.log", "ab")  # noqa: SIM115 - lives as long as the worker
     return subprocess.Popen(
-        worker_command(),
+        serve.worker_command(2, schedule=stack.workdir / "celerybeat-schedule"),
         env=stack.env,
         cwd=stack.workdir,
         stdout=log,
@@ -145,7 +146,6 @@ def faulty(
         f"sqlite:///{workdir / 'foureyes.sqlite'}",
         private_redis.url,
         workdir,
-        FOUREYES_VISIBILITY_TIMEOUT=str(VISIBILITY_TIMEOUT),
     )
     stack = Stack(simulator, installed, url, env, workdir)
     web_log = open(workdir / "web.log", "ab")  # noqa: SIM115 - lives as long as gunicorn
@@ -243,12 +243,22 @@ def test_a_worker_killed_mid_evaluation_runs_it_again_without_duplicates(faulty:
     worker = faulty.processes["worker"]
     os.killpg(worker.pid, signal.SIGKILL)
     worker.wait(10)
+    started = time.monotonic()
     faulty.processes["worker"] = start_worker(faulty)
-    # Redis hands the unacknowledged task out again after the visibility timeout (the
-    # new worker looks for such tasks every 10 s).
-
-    faulty.wait_check(repo, faulty.head(repo, number), "action_required", timeout=90)
-    faulty.settle(timeout=90)
+    # The dead run's lease expires and the sweeper (beat, every 10 s) hands its message
+    # out again, long before the 300 s visibility timeout. The dead run's check-run request
+    # still lands (the simulator answers it after its 10 s), so the rerun's publication,
+    # audited as `check.published`, is what marks the recovery.
+    head = faulty.head(repo, number)
+    wait_for(
+        lambda: faulty.audit(type="check.published", repository=repo),
+        RECOVERY_DEADLINE,
+        "the rerun of the killed evaluation to publish its check",
+    )
+    faulty.wait_check(repo, head, "action_required", timeout=5)
+    took = time.monotonic() - started
+    print(f"killed evaluation: completed check {took:.1f}s after the fresh worker started")
+    faulty.settle(timeout=RECOVERY_DEADLINE)
     assert_audited_once(faulty, repo, [number])
     assert "WorkerLostError" not in (faulty.workdir / "worker.log").read_text(errors="replace")
 
