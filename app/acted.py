@@ -30,8 +30,10 @@ FORCE_PUSH = "force_push"  # subject: the ref the actor rewrote
 DISMISSAL = "dismissal"  # subject: "<pull number>:<review id>"
 # actor: a human an agent works for; subject: "<pull number>:<recipe>:<sha>:<evidence>"
 REQUESTER = "requester"
-# actor: a human an agent works for, as the gate counted them; subject: the head commit
+# actor: a human an agent works for, as the gate counted them; subject: the head commit,
+# or the pull request's number (every commit of it, for the deployment gate)
 REQUESTER_OF_HEAD = "requester-head"
+REQUESTER_OF_PULL = "requester-pull"
 UNKNOWN_REQUESTER = "*"  # a requester-head actor: whom the agent works for is not known
 
 
@@ -184,9 +186,15 @@ def requesters_from_webhook(session: Session, payload: dict[str, Any], now: date
         remember_requesters(session, repository, int(pull["number"]), found, now)
 
 
-def requesters_of_head(session: Session, repository: str, sha: str) -> set[str]:
-    """The humans the gate counted as an agent's requesters on `sha` (lower case)."""
+def counted_requesters(
+    session: Session, repository: str, sha: str, numbers: Iterable[int]
+) -> set[str]:
+    """The humans the gate counted as an agent's requesters on the head `sha` or on any of
+    the pull requests `numbers` (lower case)."""
     found = actors(session, repository, REQUESTER_OF_HEAD, [sha]).get(sha, [])
+    subjects = [str(number) for number in numbers]
+    for people in actors(session, repository, REQUESTER_OF_PULL, subjects).values():
+        found.extend(people)
     return {login.lower() for login, _ in found}
 
 

@@ -18,7 +18,7 @@ from githubkit import GitHub
 from sqlalchemy import select
 
 from app.audit.models import AuditEvent
-from app.github.gather import conditional_pages
+from app.github.gather import stable_pages
 from app.policy.result import Conclusion, Node, Result, Status
 from app.services import Services
 from app.state import SharedState
@@ -51,15 +51,13 @@ def open_pulls(gh: GitHub, state: SharedState, repository: str) -> list[dict[str
 
     One request per 100 open pull requests, each conditional: an evaluation reads the list
     for its own pull request and again under the commit's lock, and the second read is a
-    free 304 unless a pull request changed in between. The pages' bodies are kept only
-    `OPEN_PULLS_TTL` (they are large).
+    free 304 unless a pull request changed in between. A list of several pages is proved
+    to have held still while it was read (`stable_pages`), else read again. The pages'
+    bodies are kept only `OPEN_PULLS_TTL` (they are large).
     """
     owner, name = repository.split("/", 1)
-    listed = list(
-        conditional_pages(
-            gh, state, f"/repos/{owner}/{name}/pulls?state=open", MAX_OPEN_PULLS + 1, OPEN_PULLS_TTL
-        )
-    )
+    path = f"/repos/{owner}/{name}/pulls?state=open"
+    listed = stable_pages(gh, state, path, MAX_OPEN_PULLS + 1, OPEN_PULLS_TTL)
     if len(listed) > MAX_OPEN_PULLS:
         raise TooManyOpenPulls(f"more than {MAX_OPEN_PULLS} open pull requests")
     return listed

@@ -454,16 +454,15 @@ def record_decision(
     )
     subject = f"{repository}#{number}" if number else f"{repository}@{head_sha}"
     if decision is not None and decision.requesters:
+        # For the deployment gate: whom the agent works for, by head and by pull request
+        # (an agent may deploy an earlier commit of it).
+        now = datetime.now(UTC)
         with deps.sessions.begin() as session:
             for login in decision.requesters:
-                acted.record(
-                    session,
-                    repository,
-                    acted.REQUESTER_OF_HEAD,
-                    [head_sha],
-                    login,
-                    datetime.now(UTC),
-                )
+                acted.record(session, repository, acted.REQUESTER_OF_HEAD, [head_sha], login, now)
+                if number:
+                    pull = [str(number)]
+                    acted.record(session, repository, acted.REQUESTER_OF_PULL, pull, login, now)
     # Observe mode publishes a `neutral` check saying what enforcing would do; the audit
     # records the verdict, the mode and what was published.
     published = observed(result) if result.mode == "observe" else result

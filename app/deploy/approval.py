@@ -24,7 +24,9 @@ from app.deploy.models import DeploymentReview
 from app.deploy.outcome import finish
 from app.deploy.provenance import agent_reason
 from app.deploy.respond import post_review
+from app.errors import GoneError, TransientError
 from app.github import issues
+from app.github.client import github_errors
 from app.identity.binding import (
     EDITED,
     Binding,
@@ -217,8 +219,12 @@ def ineligible(deps: Services, gh: GitHub, review: DeploymentReview, login: str)
     principal = _principal_of_a_live_agent(deps, review, login)
     if principal:
         return principal
+    try:
+        numbers = pulls_with_commit(gh, review.repository, review.sha)
+    except (GoneError, TransientError) as exc:
+        return f"whom an agent behind this commit works for could not be read ({exc})"
     with deps.sessions() as session:
-        requesters = acted.requesters_of_head(session, review.repository, review.sha)
+        requesters = acted.counted_requesters(session, review.repository, review.sha, numbers)
     if acted.UNKNOWN_REQUESTER in requesters:
         return (
             "whom the agent behind this commit works for could not be told (its pull request"
@@ -233,6 +239,15 @@ def ineligible(deps: Services, gh: GitHub, review: DeploymentReview, login: str)
     if agent_reason(policy, deps.github.bot_login(), login):
         return "an agent cannot approve a deployment"
     return approver_refusal(deps, gh, review.repository, policy.escalations.approvers, login)
+
+
+def pulls_with_commit(gh: GitHub, repository: str, sha: str) -> list[int]:
+    """The pull requests that contain the commit `sha` (any of their commits, not only the
+    head: an agent may deploy an earlier commit of its pull request)."""
+    owner, name = repository.split("/", 1)
+    with github_errors():
+        found = gh.rest.repos.list_pull_requests_associated_with_commit(owner, name, sha).json()
+    return [int(pull["number"]) for pull in found]
 
 
 def _principal_of_a_live_agent(deps: Services, review: DeploymentReview, login: str) -> str | None:

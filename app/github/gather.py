@@ -16,7 +16,7 @@ from typing import Any
 
 from githubkit import GitHub
 
-from app.errors import GoneError, PolicyError
+from app.errors import GoneError, PolicyError, TransientError
 from app.github.client import conditional_get, github_errors
 from app.policy.catalogue import parse_trailers
 from app.policy.facts import Account, AgentLink, Commit, PullRequestFacts, Review, ReviewerFacts
@@ -164,6 +164,36 @@ def conditional_pages(
         page += 1
 
 
+STABLE_ATTEMPTS = 3
+
+
+def stable_pages(
+    gh: GitHub, state: SharedState, path: str, limit: int, ttl: float
+) -> list[dict[str, Any]]:
+    """Every item of a paginated list that may change while it is read (the open pull
+    requests: one closed while page 1 is read moves an item of page 2 onto page 1, and
+    a plain read misses it). After the last page, every earlier page is asked for again,
+    conditionally: a 304 for each proves the list held still (free). Otherwise it is read
+    again, and after `STABLE_ATTEMPTS` a TransientError: never a list that may lack one."""
+    separator = "&" if "?" in path else "?"
+    for _ in range(STABLE_ATTEMPTS):
+        urls: list[str] = []
+        items: list[dict[str, Any]] = []
+        for page in range(1, limit // PER_PAGE + 2):
+            url = f"{path}{separator}per_page={PER_PAGE}&page={page}"
+            status, text = conditional_get(gh, state, url, ttl=ttl)
+            if status == 404:
+                raise GoneError(f"GitHub answered 404 for {path.partition('?')[0]}")
+            found = json.loads(text)
+            urls.append(url)
+            items.extend(found)
+            if len(found) < PER_PAGE or len(items) >= limit:
+                break
+        if all(conditional_get(gh, state, url, ttl=ttl)[0] == 304 for url in urls[:-1]):
+            return items
+    raise TransientError(f"{path.partition('?')[0]} kept changing while it was listed")
+
+
 def account(user: dict[str, Any] | None) -> Account | None:
     if not user:
         return None
@@ -206,14 +236,10 @@ def head_facts(
         )
         return commits, tuple(entry["files"]), entry["complete"]
 
-    commit_items = list(
-        pages(
-            lambda page: gh.rest.pulls.list_commits(
-                owner, name, number, per_page=PER_PAGE, page=page
-            ),
-            MAX_COMMITS,
-        )
-    )
+    # GitHub lists the pull request's commits and files as they are *now*: a push since
+    # `pull` was read would file another head's facts under this head's key. The files
+    # are read first and the commits last, and the last commit must be `pull`'s head: then
+    # neither list can be from a later head.
     file_items = list(
         pages(
             lambda page: gh.rest.pulls.list_files(
@@ -222,6 +248,21 @@ def head_facts(
             MAX_FILES,
         )
     )
+    commit_items = list(
+        pages(
+            lambda page: gh.rest.pulls.list_commits(
+                owner, name, number, per_page=PER_PAGE, page=page
+            ),
+            MAX_COMMITS,
+        )
+    )
+    listed_head = commit_items[-1]["sha"] if commit_items else None
+    capped = len(commit_items) >= MAX_COMMITS
+    if not capped and listed_head != pull["head"]["sha"]:
+        raise TransientError(
+            f"pull request #{number} moved from {pull['head']['sha'][:7]} while its commits"
+            " were read"
+        )
     commits = tuple(commit_facts(item) for item in commit_items)
     files: list[str] = []
     for item in file_items:
@@ -248,7 +289,10 @@ def head_facts(
         "files": files,
         "complete": complete,
     }
-    state.set(key, json.dumps(entry), HEAD_TTL)
+    if not capped:
+        # GitHub's capped list does not reach the head: nothing proves these facts are
+        # this head's, so they are used once (incomplete, failing closed) and not kept.
+        state.set(key, json.dumps(entry), HEAD_TTL)
     return commits, tuple(files), complete
 
 
