@@ -387,37 +387,20 @@ class Story:
         with self.world.lock:
             pull = record.pulls[number]
             self.world.add_user(sender)
-            if "assignee" in what:
-                login = what["assignee"]
+            # GitHub records each as an issue event naming who did it, and whom.
+            who = {"assignee": "assigner", "requested_reviewer": "review_requester"}
+            for role in who.keys() & what.keys():
+                login = what[role]
                 self.world.add_user(login)
-                if action == "assigned" and login not in pull.assignees:
-                    pull.assignees.append(login)
-                elif action == "unassigned" and login in pull.assignees:
-                    pull.assignees.remove(login)
-                extra["assignee"] = render.user(self.world, login)
+                listed = pull.assignees if role == "assignee" else pull.requested_reviewers
+                if action == "unassigned" and login in listed:
+                    listed.remove(login)
+                elif action != "unassigned" and login not in listed:
+                    listed.append(login)
+                extra[role] = render.user(self.world, login)
+                actor = {who[role]: render.user(self.world, sender)}
                 record_issue_event(
-                    self.world,
-                    record,
-                    number,
-                    action,
-                    sender,
-                    assignee=extra["assignee"],
-                    assigner=render.user(self.world, sender),
-                )
-            if "requested_reviewer" in what:
-                login = what["requested_reviewer"]
-                self.world.add_user(login)
-                if login not in pull.requested_reviewers:
-                    pull.requested_reviewers.append(login)
-                extra["requested_reviewer"] = render.user(self.world, login)
-                record_issue_event(
-                    self.world,
-                    record,
-                    number,
-                    action,
-                    sender,
-                    requested_reviewer=extra["requested_reviewer"],
-                    review_requester=render.user(self.world, sender),
+                    self.world, record, number, action, sender, **{role: extra[role]}, **actor
                 )
             if "body" in what:
                 extra["changes"] = {"body": {"from": pull.body}}

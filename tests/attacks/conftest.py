@@ -6,7 +6,7 @@ issuer); see tests/unit/identity/conftest.py. `gate`: the merge gate (signed web
 into the real intake, eager Celery, the simulator); see tests/unit/github/conftest.py.
 """
 
-from tests.attacks.harness import attack  # noqa: F401 - the shared fixture
+from tests.attacks.harness import attack, seat  # noqa: F401 - the shared fixtures
 from tests.unit.github.conftest import gate  # noqa: F401
 from tests.unit.identity.conftest import broker, issuer  # noqa: F401
 from tests.unit.web.test_setup import workdir  # noqa: F401

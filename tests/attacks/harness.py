@@ -26,6 +26,7 @@ from sqlalchemy import select
 
 from app.audit.models import AuditEvent
 from app.demo.stack import LocalStack, local_stack
+from app.identity.binding import approve_command, shown_digest
 from app.simulator.model import CheckRun
 
 REPO = "acme/widgets"
@@ -153,6 +154,14 @@ class Attack:
             query = select(AuditEvent).where(AuditEvent.type == type).order_by(AuditEvent.seq)
             return list(session.scalars(query))
 
+    def approve_deployment(self, login: str) -> None:
+        """`login` approves the held deployment on the issue foureyes opened for it."""
+        with self.sim.world.lock:
+            [issue] = [
+                i for i in self.sim.world.repo(REPO).issues.values() if "deploy" in i.title.lower()
+            ]
+        self.sim.comment(REPO, issue.number, login, approve_command(shown_digest(issue.body) or ""))
+
     @contextmanager
     def webhooks_lost(self) -> Iterator[None]:
         """GitHub's deliveries fail meanwhile (foureyes down, a network fault)."""
@@ -186,6 +195,18 @@ def set_up(stack: LocalStack, *, policy_in_org: bool = False) -> Attack:
     ):
         stack.sim.set_role(REPO, login, role)
     return Attack(stack)
+
+
+@pytest.fixture
+def seat(tmp_path: Path) -> Iterator[Attack]:
+    """The attacker's seat on a repository with no policy file anywhere: the built-in
+    default, and its agent catalogue, judge (import it into a test module)."""
+    with local_stack(tmp_path) as stack:
+        attack = set_up(stack)
+        attack.sim.push_default_branch(
+            REPO, {".github/foureyes.yml": None}, pusher=ADMIN, message="No policy file"
+        )
+        yield attack
 
 
 @pytest.fixture

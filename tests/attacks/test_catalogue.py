@@ -9,16 +9,19 @@ HTTP. The requester found by the entry's recipe may not approve; another maintai
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from app.demo.stack import local_stack
 from app.policy.catalogue import catalogue
-from tests.attacks.harness import ADMIN, AUTHOR, MAINTAINER, REPO, Attack, set_up
+from tests.attacks.harness import (
+    ADMIN,
+    AUTHOR,
+    MAINTAINER,
+    REPO,
+    Attack,
+)
 
 COPILOT_EMAIL = "198982749+Copilot@users.noreply.github.com"
 
@@ -119,17 +122,6 @@ SHAPES = {
     ),
     "renovate": Shape(author="renovate[bot]", head_ref="renovate/requests-2.x"),
 }
-
-
-@pytest.fixture
-def seat(tmp_path: Path) -> Iterator[Attack]:
-    """A repository with no policy file anywhere: the built-in default judges."""
-    with local_stack(tmp_path) as stack:
-        attack = set_up(stack)
-        attack.sim.push_default_branch(
-            REPO, {".github/foureyes.yml": None}, pusher=ADMIN, message="No policy file"
-        )
-        yield attack
 
 
 def open_shaped(attack: Attack, name: str) -> int:

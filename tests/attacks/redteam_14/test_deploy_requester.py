@@ -4,26 +4,12 @@ works for, whom the merge gate excludes, may approve the deployment of its work.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
-from app.demo.stack import local_stack
-from app.identity.binding import approve_command, shown_digest
-from tests.attacks.harness import ADMIN, REPO, Attack, set_up
+from tests.attacks.harness import (
+    REPO,
+    Attack,
+)
 
 COPILOT_EMAIL = "198982749+Copilot@users.noreply.github.com"
-
-
-@pytest.fixture
-def seat(tmp_path: Path) -> Iterator[Attack]:
-    with local_stack(tmp_path) as stack:
-        attack = set_up(stack)
-        attack.sim.push_default_branch(
-            REPO, {".github/foureyes.yml": None}, pusher=ADMIN, message="No policy file"
-        )
-        yield attack
 
 
 def test_copilots_requester_cannot_approve_the_deployment_of_its_unreviewed_branch(seat: Attack):
@@ -59,11 +45,7 @@ def test_copilots_requester_cannot_approve_the_deployment_of_its_unreviewed_bran
         triggering_actor="Copilot",
     )
     assert seat.sim.deployment_gate(run_id, "staging") == "waiting"
-    with seat.sim.world.lock:
-        [issue] = [
-            i for i in seat.sim.world.repo(REPO).issues.values() if "deploy" in i.title.lower()
-        ]
-    seat.sim.comment(REPO, issue.number, "alice", approve_command(shown_digest(issue.body) or ""))
+    seat.approve_deployment("alice")
 
     assert seat.sim.deployment_gate(run_id, "staging") != "approved", (
         "alice, the human Copilot works for (excluded by the merge gate), approved the "

@@ -4,26 +4,13 @@ catalogue.yml header, DESIGN invariant 3)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
-from app.demo.stack import local_stack
-from tests.attacks.harness import ADMIN, AUTHOR, REPO, Attack, set_up
+from tests.attacks.harness import (
+    AUTHOR,
+    REPO,
+    Attack,
+)
 
 ALICE_TRAILER = "Co-authored-by: alice <4175913+alice@users.noreply.github.com>"
-
-
-@pytest.fixture
-def seat(tmp_path: Path) -> Iterator[Attack]:
-    """A repository with no policy file anywhere: the built-in default judges."""
-    with local_stack(tmp_path) as stack:
-        attack = set_up(stack)
-        attack.sim.push_default_branch(
-            REPO, {".github/foureyes.yml": None}, pusher=ADMIN, message="No policy file"
-        )
-        yield attack
 
 
 def _claude_pull(attack: Attack, message: str) -> int:

@@ -6,23 +6,10 @@ requests already open), or whose delivery was lost, has no requester: she approv
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
-from app.demo.stack import local_stack
-from tests.attacks.harness import ADMIN, REPO, Attack, set_up
-
-
-@pytest.fixture
-def seat(tmp_path: Path) -> Iterator[Attack]:
-    with local_stack(tmp_path) as stack:
-        attack = set_up(stack)
-        attack.sim.push_default_branch(
-            REPO, {".github/foureyes.yml": None}, pusher=ADMIN, message="No policy file"
-        )
-        yield attack
+from tests.attacks.harness import (
+    REPO,
+    Attack,
+)
 
 
 def test_a_sweep_requester_assigned_before_foureyes_listened_cannot_approve(seat: Attack):

@@ -31,16 +31,11 @@ def test_the_commits_cached_for_a_head_are_that_heads(gate: Gate):
             # files: one commit, one file, as many as the copy's counts say.
             world = gate.simulator.world
             with world.lock:
-                record = world.repo(REPO)
-                moved = record.pulls[number]
                 base = world.commits[first].parents[0]
-                commit = world.add_commit(
+                second = world.add_commit(
                     base, {"README.md": "harmless\n"}, author=AGENT, committer=AGENT, message="x"
-                )
-                moved.commits, moved.head_sha = [commit.sha], commit.sha
-                moved.updated_at = world.now()
-                record.branches[moved.head_ref] = commit.sha
-                second = commit.sha
+                ).sha
+            _force_push(gate, number, second)
             # The listed commits end at the newer head: the read is refused (the
             # evaluation runs again, on the pull request as it is then), nothing is kept.
             with pytest.raises(TransientError, match="moved from"):
