@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import secrets
 from collections.abc import Iterator
@@ -87,9 +88,12 @@ def backoff(retries: int, retry_after: float | None = None, ceiling: float = MAX
 
 
 def visibility_ceiling(options: dict[str, Any] | None) -> float:
-    """The longest safe countdown for the broker's visibility timeout (if it has one)."""
+    """The longest countdown of a deferred task: safe for the broker's visibility timeout
+    (if it has one), and at most `FOUREYES_MAX_RETRY_DELAY` seconds when that is set."""
     timeout = (options or {}).get("visibility_timeout")
-    return min(MAX_BACKOFF, float(timeout) * VISIBILITY_SHARE) if timeout else MAX_BACKOFF
+    ceiling = min(MAX_BACKOFF, float(timeout) * VISIBILITY_SHARE) if timeout else MAX_BACKOFF
+    configured = os.environ.get("FOUREYES_MAX_RETRY_DELAY")
+    return min(ceiling, float(configured)) if configured else ceiling
 
 
 class FoureyesTask(Task):

@@ -148,7 +148,16 @@ class Stack:
             idle_since[:] = idle_since or [time.monotonic()]
             return time.monotonic() - idle_since[0] >= quiet
 
-        wait_for(idle, timeout, "the queues to drain")
+        try:
+            wait_for(idle, timeout, "the queues to drain")
+        except pytest.fail.Exception:
+            unacked = [str(v)[:300] for v in client.hvals("unacked")]
+            pending = [key.decode() for key in client.scan_iter("foureyes:pending:*", count=1000)]
+            queued = {name: client.llen(name) for name in ("celery", "audit")}
+            pytest.fail(
+                f"the queues did not drain in {timeout}s: {queued}, pending {pending},"
+                f" unacknowledged {unacked}"
+            )
 
     def audit(self, **params: str) -> list[dict[str, Any]]:
         response = httpx.get(

@@ -4,9 +4,10 @@ ends with every pull request in its correct state and every audit event exactly 
 
 The module runs its own stack on a private redis-server (append-only file, so a restart
 keeps the queues, as a production Redis must) that it may stop and start; the machine's
-shared Redis is never touched. The worker runs with the production default settings
-(the broker's 300 s visibility timeout) and with beat, as `foureyes serve` runs it, in its
-own process group so that a SIGKILL takes its pool children and beat too.
+shared Redis is never touched. The worker runs with beat, as `foureyes serve` runs it, in
+its own process group so that a SIGKILL takes its pool children and beat too, and with a
+15 s visibility timeout (`STACK_SETTINGS`); the worker-kill test, with the production
+defaults, is test_worker_kill_recovery.py.
 """
 
 from __future__ import annotations
@@ -38,8 +39,11 @@ from tests.e2e.conftest import (
 
 pytestmark = pytest.mark.e2e
 
-# What issue 16 asks of a killed worker: a completed check within a minute of a fresh start.
-RECOVERY_DEADLINE = 60
+# A Redis restart can lose the acknowledgement of a task that ran (an audit append, say):
+# it comes back after the broker's visibility timeout (nothing is lost; its key makes the
+# second append a no-op). This module's stack waits 15 s for that, not the default 300 s;
+# test_worker_kill_recovery.py runs the same stack with the production defaults.
+STACK_SETTINGS = {"FOUREYES_VISIBILITY_TIMEOUT": "15"}
 AGENT = "copilot-swe-agent[bot]"
 POLICY = """\
 version: 1
@@ -131,7 +135,9 @@ def start_worker(stack: Stack) -> subprocess.Popen:
 
 @pytest.fixture(scope="module")
 def faulty(
-    tmp_path_factory: pytest.TempPathFactory, private_redis: PrivateRedis
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    private_redis: PrivateRedis,
 ) -> Iterator[Stack]:
     workdir = tmp_path_factory.mktemp("faults")
     simulator = Simulator()
@@ -146,6 +152,7 @@ def faulty(
         f"sqlite:///{workdir / 'foureyes.sqlite'}",
         private_redis.url,
         workdir,
+        **getattr(request.module, "STACK_SETTINGS", {}),
     )
     stack = Stack(simulator, installed, url, env, workdir)
     web_log = open(workdir / "web.log", "ab")  # noqa: SIM115 - lives as long as gunicorn
@@ -227,40 +234,6 @@ def assert_audited_once(
         assert times == evaluations if evaluations else times >= 1, evaluated
         assert published[(number, head, "action_required")] == times, published
         assert len(stack.check_runs(repo, head)) == 1
-
-
-def test_a_worker_killed_mid_evaluation_runs_it_again_without_duplicates(faulty: Stack):
-    repo = agent_repo(faulty)
-    # The evaluation hangs in its publication: the decision is audited, the check not yet
-    # written. The simulator still writes it once the 10 s are over (the request arrived).
-    faulty.simulator.slow(rf"^/repos/{repo}/check-runs$", 10)
-    number = open_agent_pull(faulty, repo, 1)
-    wait_for(
-        lambda: faulty.audit(type="gate.evaluated", repository=repo),
-        30,
-        "the evaluation to reach its publication",
-    )
-    worker = faulty.processes["worker"]
-    os.killpg(worker.pid, signal.SIGKILL)
-    worker.wait(10)
-    started = time.monotonic()
-    faulty.processes["worker"] = start_worker(faulty)
-    # The dead run's lease expires and the sweeper (beat, every 10 s) hands its message
-    # out again, long before the 300 s visibility timeout. The dead run's check-run request
-    # still lands (the simulator answers it after its 10 s), so the rerun's publication,
-    # audited as `check.published`, is what marks the recovery.
-    head = faulty.head(repo, number)
-    wait_for(
-        lambda: faulty.audit(type="check.published", repository=repo),
-        RECOVERY_DEADLINE,
-        "the rerun of the killed evaluation to publish its check",
-    )
-    faulty.wait_check(repo, head, "action_required", timeout=5)
-    took = time.monotonic() - started
-    print(f"killed evaluation: completed check {took:.1f}s after the fresh worker started")
-    faulty.settle(timeout=RECOVERY_DEADLINE)
-    assert_audited_once(faulty, repo, [number])
-    assert "WorkerLostError" not in (faulty.workdir / "worker.log").read_text(errors="replace")
 
 
 def test_redis_restarts_during_a_burst_and_everything_converges(

@@ -114,6 +114,12 @@ def test_visibility_ceiling():
     assert backoff(0, retry_after=900, ceiling=240) == 240
 
 
+def test_the_longest_retry_delay_can_be_set_below_the_visibility_share(monkeypatch):
+    monkeypatch.setenv("FOUREYES_MAX_RETRY_DELAY", "12")
+    assert visibility_ceiling({"visibility_timeout": 300}) == 12
+    assert visibility_ceiling({}) == 12
+
+
 @pytest.fixture
 def state(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path / 'state.sqlite'}")
