@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Integer, String, func, select
+from sqlalchemy import ColumnElement, Integer, String, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -105,13 +105,7 @@ def remember_requesters(
     if not wanted:
         return
     held = session.scalar(
-        select(func.count())
-        .select_from(Acted)
-        .where(
-            Acted.repository == repository.lower(),
-            Acted.kind == REQUESTER,
-            Acted.subject.startswith(f"{number}:", autoescape=True),
-        )
+        select(func.count()).select_from(Acted).where(*_requesters_of(repository, number))
     )
     room = MAX_REQUESTERS + 1 - int(held or 0)
     for subject, login in list(wanted)[: max(room, 0)]:
@@ -123,11 +117,7 @@ def requesters(session: Session, repository: str, number: int) -> tuple[Requeste
     at most: then the memory overflowed)."""
     rows = session.scalars(
         select(Acted)
-        .where(
-            Acted.repository == repository.lower(),
-            Acted.kind == REQUESTER,
-            Acted.subject.startswith(f"{number}:", autoescape=True),
-        )
+        .where(*_requesters_of(repository, number))
         .order_by(Acted.at)
         .limit(MAX_REQUESTERS + 1)
     )
@@ -175,6 +165,15 @@ def retargeted(session: Session, repository: str, number: int, base_ref: str, at
 
 def _epoch() -> datetime:
     return datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _requesters_of(repository: str, number: int) -> tuple[ColumnElement[bool], ...]:
+    """The conditions selecting one pull request's remembered requesters."""
+    return (
+        Acted.repository == repository.lower(),
+        Acted.kind == REQUESTER,
+        Acted.subject.startswith(f"{number}:", autoescape=True),
+    )
 
 
 def requesters_from_webhook(session: Session, payload: dict[str, Any], now: datetime) -> None:

@@ -46,10 +46,10 @@ def with_identity(
     repository: str,
     pull: dict[str, Any],
     facts: PullRequestFacts,
-    policy: Policy | None = None,
+    policy: Policy,
 ) -> PullRequestFacts:
-    """`facts` completed with who acted, as GitHub reported it. With the `policy`, a
-    pull request of a catalogue agent whose recipe names whom it assigned or asked to
+    """`facts` completed with who acted, as GitHub reported it. A pull request of a
+    catalogue agent (under `policy`) whose recipe names whom it assigned or asked to
     review also has GitHub's issue events read (a delivery may have been missed)."""
     now = datetime.now(UTC)
     number = pull["number"]
@@ -78,22 +78,19 @@ def with_identity(
             acted.DISMISSAL,
             [f"{number}:{r.id}" for r in facts.reviews if r.state == "DISMISSED"],
         )
-        named = requester_candidates(catalogue().entries, facts)
-        acted.remember_requesters(session, repository, number, named, now)
-        requesters = acted.requesters(session, repository, number)
     pushes = tuple(Push(sha, actor) for sha in shas for actor, _ in pushed.get(sha, ()))
     dismissed = any(review.state == "DISMISSED" for review in facts.reviews)
-    assigning = policy is not None and any(
+    assigning = any(
         {"assigned", "review_requested"} & set(entry.requester)
         for entry in matched_agents(policy, dataclasses.replace(facts, pushes=pushes))
     )
     events = issue_events(gh, deps.state, repository, number) if dismissed or assigning else []
+    named = requester_candidates(catalogue().entries, facts)
     if assigning:
-        with deps.sessions.begin() as session:
-            acted.remember_requesters(
-                session, repository, number, assignment_requesters(events), now
-            )
-            requesters = acted.requesters(session, repository, number)
+        named.extend(assignment_requesters(events))
+    with deps.sessions.begin() as session:
+        acted.remember_requesters(session, repository, number, named, now)
+        requesters = acted.requesters(session, repository, number)
     dismissals = dismissals_of(repository, number, facts, recorded, events)
     reviewers = dict(facts.reviewers)
     for dismissal in dismissals.values():

@@ -150,9 +150,8 @@ def conditional_pages(
     multiple of `PER_PAGE` costs one more, cacheable, request). A 404 is GoneError.
     """
     page, seen = 1, 0
-    separator = "&" if "?" in path else "?"
     while seen < limit:
-        url = f"{path}{separator}per_page={PER_PAGE}&page={page}"
+        url = _page_url(path, page)
         status, text = conditional_get(gh, state, url, ttl=ttl)
         if status == 404:
             raise GoneError(f"GitHub answered 404 for {path.partition('?')[0]}")
@@ -167,6 +166,11 @@ def conditional_pages(
 STABLE_ATTEMPTS = 3
 
 
+def _page_url(path: str, page: int) -> str:
+    separator = "&" if "?" in path else "?"
+    return f"{path}{separator}per_page={PER_PAGE}&page={page}"
+
+
 def stable_pages(
     gh: GitHub, state: SharedState, path: str, limit: int, ttl: float
 ) -> list[dict[str, Any]]:
@@ -175,12 +179,11 @@ def stable_pages(
     a plain read misses it). After the last page, every earlier page is asked for again,
     conditionally: a 304 for each proves the list held still (free). Otherwise it is read
     again, and after `STABLE_ATTEMPTS` a TransientError: never a list that may lack one."""
-    separator = "&" if "?" in path else "?"
     for _ in range(STABLE_ATTEMPTS):
         urls: list[str] = []
         items: list[dict[str, Any]] = []
         for page in range(1, limit // PER_PAGE + 2):
-            url = f"{path}{separator}per_page={PER_PAGE}&page={page}"
+            url = _page_url(path, page)
             status, text = conditional_get(gh, state, url, ttl=ttl)
             if status == 404:
                 raise GoneError(f"GitHub answered 404 for {path.partition('?')[0]}")
